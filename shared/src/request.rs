@@ -1,0 +1,239 @@
+//! The helper's command line: the one wire format between the runner, which
+//! builds it with `to_args`, and burrow-helper, which parses it with `parse`.
+//! In the helper every argument is attacker-controlled: parsing is strict,
+//! bounded, and never panics. Policy is not checked here, only shape.
+//!
+//! ```text
+//! burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...
+//! ```
+//!
+//! FD is an open directory `/proc/PID` of the target process, inherited from
+//! the caller; the helper never opens a path the caller names.
+
+use crate::ids::{IdKind, IdMapping, MAX_MAP_LINES, parse_decimal_u32};
+use std::ffi::OsString;
+use std::fmt;
+use std::os::fd::RawFd;
+
+pub const USAGE: &str = "usage: burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...";
+
+/// Inherited fds the helper accepts: never stdio, and below a small bound.
+pub const MAX_TARGET_FD: RawFd = 1023;
+
+/// Longer than any valid argument; a longer one is refused unread.
+const MAX_ARG_LEN: usize = 64;
+/// The operation, `--proc-fd FD`, and 340 lines of each map as option pairs.
+const MAX_ARGS: usize = 3 + 4 * MAX_MAP_LINES;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    Idmap(IdmapRequest),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct IdmapRequest {
+    pub proc_fd: RawFd,
+    pub uid: Vec<IdMapping>,
+    pub gid: Vec<IdMapping>,
+}
+
+impl IdmapRequest {
+    pub fn map(&self, kind: IdKind) -> &[IdMapping] {
+        match kind {
+            IdKind::Uid => &self.uid,
+            IdKind::Gid => &self.gid,
+        }
+    }
+
+    /// The helper's arguments (without argv[0]) for this request.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["idmap".to_owned(), "--proc-fd".to_owned(), self.proc_fd.to_string()];
+        for kind in [IdKind::Uid, IdKind::Gid] {
+            for mapping in self.map(kind) {
+                args.push(format!("--{}", kind.name()));
+                args.push(mapping.to_arg());
+            }
+        }
+        args
+    }
+}
+
+impl Request {
+    /// The inherited fds the request names: the helper keeps these open and
+    /// closes every other fd above stderr.
+    pub fn fds(&self) -> Vec<RawFd> {
+        match self {
+            Request::Idmap(r) => vec![r.proc_fd],
+        }
+    }
+
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Request::Idmap(_) => "idmap",
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(message: impl Into<String>) -> UsageError {
+    UsageError(message.into())
+}
+
+/// Parses the helper's arguments (argv without argv[0]).
+pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
+    if args.len() > MAX_ARGS {
+        return Err(usage(format!("too many arguments ({}, at most {MAX_ARGS})", args.len())));
+    }
+    let mut words = Vec::with_capacity(args.len());
+    for (i, arg) in args.iter().enumerate() {
+        if arg.len() > MAX_ARG_LEN {
+            return Err(usage(format!("argument {} is longer than {MAX_ARG_LEN} bytes", i + 1)));
+        }
+        let word = arg
+            .to_str()
+            .ok_or_else(|| usage(format!("argument {} is not valid UTF-8", i + 1)))?;
+        words.push(word);
+    }
+    let (operation, options) = words.split_first().ok_or_else(|| usage("no operation given"))?;
+    match *operation {
+        "idmap" => parse_idmap(options).map(Request::Idmap),
+        other => Err(usage(format!("unknown operation {other:?}"))),
+    }
+}
+
+fn parse_idmap(options: &[&str]) -> Result<IdmapRequest, UsageError> {
+    let mut proc_fd = None;
+    let (mut uid, mut gid) = (Vec::new(), Vec::new());
+    let mut rest = options.iter();
+    while let Some(&option) = rest.next() {
+        // Every option takes exactly one value: the next word, whatever it
+        // looks like (a value such as "--help" is a value, not an option).
+        let value = match option {
+            "--proc-fd" | "--uid" | "--gid" => *rest
+                .next()
+                .ok_or_else(|| usage(format!("idmap: {option} needs a value")))?,
+            _ => return Err(usage(format!("idmap: unknown option {option:?}"))),
+        };
+        match option {
+            "--proc-fd" => {
+                if proc_fd.is_some() {
+                    return Err(usage("idmap: --proc-fd given twice"));
+                }
+                proc_fd = Some(parse_fd(value)?);
+            }
+            "--uid" => uid.push(parse_mapping(value)?),
+            _ => gid.push(parse_mapping(value)?),
+        }
+    }
+    let proc_fd = proc_fd.ok_or_else(|| usage("idmap: --proc-fd is required"))?;
+    if uid.is_empty() && gid.is_empty() {
+        return Err(usage("idmap: nothing to map (no --uid or --gid)"));
+    }
+    Ok(IdmapRequest { proc_fd, uid, gid })
+}
+
+fn parse_fd(value: &str) -> Result<RawFd, UsageError> {
+    match parse_decimal_u32(value) {
+        Some(fd) if (3..=MAX_TARGET_FD as u32).contains(&fd) => Ok(fd as RawFd),
+        _ => Err(usage(format!("idmap: --proc-fd {value:?} is not a descriptor from 3 to {MAX_TARGET_FD}"))),
+    }
+}
+
+fn parse_mapping(value: &str) -> Result<IdMapping, UsageError> {
+    IdMapping::parse(value).map_err(|e| usage(format!("idmap: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    fn m(ns: u32, host: u32, count: u32) -> IdMapping {
+        IdMapping::new(ns, host, count).unwrap()
+    }
+
+    #[test]
+    fn round_trip() {
+        let request = IdmapRequest {
+            proc_fd: 3,
+            uid: vec![m(0, 1000, 1), m(1, 165536, 65536)],
+            gid: vec![m(0, 1000, 1)],
+        };
+        let words = request.to_args();
+        assert_eq!(
+            words,
+            ["idmap", "--proc-fd", "3", "--uid", "0:1000:1", "--uid", "1:165536:65536", "--gid", "0:1000:1"]
+        );
+        let parsed = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
+        assert_eq!(parsed, Request::Idmap(request));
+        assert_eq!(parsed.fds(), vec![3]);
+    }
+
+    #[test]
+    fn refusals_name_the_problem() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "no operation given"),
+            (&["veth"], "unknown operation \"veth\""),
+            (&["idmap"], "idmap: --proc-fd is required"),
+            (&["idmap", "--proc-fd", "3"], "idmap: nothing to map (no --uid or --gid)"),
+            (&["idmap", "--proc-fd"], "idmap: --proc-fd needs a value"),
+            (&["idmap", "--proc-fd", "2", "--uid", "0:1:1"], "not a descriptor"),
+            (&["idmap", "--proc-fd", "1024", "--uid", "0:1:1"], "not a descriptor"),
+            (&["idmap", "--proc-fd", "-3", "--uid", "0:1:1"], "not a descriptor"),
+            (&["idmap", "--proc-fd", "3", "--proc-fd", "4", "--uid", "0:1:1"], "given twice"),
+            (&["idmap", "--proc-fd", "3", "--uid", "0:1:0"], "count must be at least 1"),
+            (&["idmap", "--proc-fd", "3", "--uid", "--help"], "bad id mapping \"--help\""),
+            (&["idmap", "--help"], "idmap: unknown option \"--help\""),
+            (&["idmap", "--proc-fd", "3", "--bogus", "x"], "unknown option \"--bogus\""),
+        ];
+        for (words, expected) in cases {
+            let err = parse(&args(words)).unwrap_err().0;
+            assert!(err.contains(expected), "{words:?}: {err:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn option_looking_values_are_values() {
+        // The word after an option is its value, even when it looks like one.
+        let err = parse(&args(&["idmap", "--proc-fd", "--uid", "0:1:1"])).unwrap_err().0;
+        assert_eq!(err, "idmap: --proc-fd \"--uid\" is not a descriptor from 3 to 1023");
+    }
+
+    #[test]
+    fn bounds_are_checked_before_parsing() {
+        let long = "1".repeat(65);
+        let err = parse(&args(&["idmap", "--proc-fd", &long])).unwrap_err().0;
+        assert_eq!(err, "argument 3 is longer than 64 bytes");
+        let many = vec![OsString::from("--uid"); MAX_ARGS + 1];
+        assert!(parse(&many).unwrap_err().0.starts_with("too many arguments"));
+        use std::os::unix::ffi::OsStringExt;
+        let bad = vec![OsString::from("idmap"), OsString::from_vec(vec![0xff])];
+        assert_eq!(parse(&bad).unwrap_err().0, "argument 2 is not valid UTF-8");
+    }
+
+    #[test]
+    fn a_full_map_of_each_kind_fits() {
+        let mut words = vec!["idmap".to_owned(), "--proc-fd".to_owned(), "3".to_owned()];
+        for kind in ["--uid", "--gid"] {
+            for i in 0..MAX_MAP_LINES {
+                words.push(kind.to_owned());
+                words.push(format!("{i}:{}:1", 100000 + i));
+            }
+        }
+        let Request::Idmap(r) = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
+        assert_eq!((r.uid.len(), r.gid.len()), (MAX_MAP_LINES, MAX_MAP_LINES));
+    }
+}
