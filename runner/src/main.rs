@@ -1,1 +1,89 @@
-fn main() {}
+//! `burrow`, the unprivileged runner: parses the command line, describes the
+//! container as an OCI spec, starts it (parent.rs / child.rs) and reports one
+//! error line or passes the container's exit status through.
+
+mod child;
+mod cli;
+mod error;
+mod exec;
+mod helper_client;
+mod idmap;
+mod log_stderr;
+mod mount_api;
+mod network;
+mod parent;
+mod rootfs;
+mod spawn;
+mod spec;
+mod supervise;
+mod sync;
+
+use burrow_shared::ids::IdKind;
+use clap::Parser;
+use cli::{Cli, Command, RunArgs};
+use error::{Error, Result, status};
+use idmap::Caller;
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(report_usage(e)),
+    };
+    log_stderr::init(cli.log_level.filter());
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+    };
+    let code = result.unwrap_or_else(|e| {
+        eprintln!("burrow: {e}");
+        e.exit_status()
+    });
+    std::process::exit(code)
+}
+
+fn run(args: &RunArgs) -> Result<i32> {
+    let caller = Caller::current();
+    let uid_map = chosen_map(&args.uidmap, IdKind::Uid, &caller)?;
+    let gid_map = chosen_map(&args.gidmap, IdKind::Gid, &caller)?;
+    let spec = spec::from_run_args(args, &uid_map, &gid_map)?;
+    parent::run(&spec, &caller)
+}
+
+fn chosen_map(
+    given: &[burrow_shared::ids::IdMapping],
+    kind: IdKind,
+    caller: &Caller,
+) -> Result<Vec<burrow_shared::ids::IdMapping>> {
+    let map = if given.is_empty() {
+        idmap::default_map(kind, caller)?
+    } else {
+        given.to_vec()
+    };
+    burrow_shared::ids::check_map(&map).map_err(|e| Error::usage(format!("bad --{kind}map: {e}")))?;
+    Ok(map)
+}
+
+/// Prints a command-line error as one line (help and version as clap does)
+/// and returns the exit status.
+fn report_usage(error: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            0
+        }
+        _ => {
+            // clap's text is several lines (message, tip, usage); keep the message.
+            let text = error.to_string();
+            let message = text
+                .split("\n\n")
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("burrow: {message} (see burrow --help)");
+            status::FAILED
+        }
+    }
+}

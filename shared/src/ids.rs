@@ -12,6 +12,11 @@ use std::fmt;
 /// The kernel's limit on lines in one uid_map or gid_map write.
 pub const MAX_MAP_LINES: usize = 340;
 
+/// The kernel's limit on the size of that one write: it refuses a write of
+/// `PAGE_SIZE` bytes or more with EINVAL. 4095 is the smallest such limit (4 KiB
+/// pages); 340 lines of large ids do not fit in it.
+pub const MAX_MAP_BYTES: usize = 4095;
+
 /// Ids are 32-bit; `u32::MAX` is `(uid_t)-1`, "no id", so a range ends at
 /// most there (exclusive). The kernel refuses an extent whose end wraps.
 pub const ID_END_MAX: u64 = u32::MAX as u64;
@@ -132,8 +137,7 @@ impl IdMapping {
             why,
         };
         let mut fields = text.split(':');
-        let (Some(ns), Some(host), Some(count), None) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
+        let (Some(ns), Some(host), Some(count), None) = (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(err("expected NS:HOST:COUNT"));
         };
@@ -185,6 +189,7 @@ impl std::error::Error for MappingSyntaxError {}
 pub enum MapError {
     Empty,
     TooManyLines(usize),
+    TooLong(usize),
     NsOverlap(IdMapping, IdMapping),
     HostOverlap(IdMapping, IdMapping),
 }
@@ -196,6 +201,9 @@ impl fmt::Display for MapError {
             MapError::TooManyLines(n) => {
                 write!(f, "the map has {n} lines, more than the kernel's {MAX_MAP_LINES}")
             }
+            MapError::TooLong(n) => {
+                write!(f, "the map is {n} bytes long, more than the kernel's {MAX_MAP_BYTES}")
+            }
             MapError::NsOverlap(a, b) => {
                 write!(f, "{a} and {b} overlap inside the namespace")
             }
@@ -206,8 +214,8 @@ impl fmt::Display for MapError {
 
 impl std::error::Error for MapError {}
 
-/// Checks that `map` can be written as one map file: 1 to 340 lines, no two
-/// lines overlapping on either side. (Each line's own count and overflow were
+/// Checks that `map` can be written as one map file: 1 to 340 lines, at most
+/// `MAX_MAP_BYTES` once rendered, no two lines overlapping on either side. (Each line's own count and overflow were
 /// checked when it was made.)
 pub fn check_map(map: &[IdMapping]) -> Result<(), MapError> {
     if map.is_empty() {
@@ -215,6 +223,10 @@ pub fn check_map(map: &[IdMapping]) -> Result<(), MapError> {
     }
     if map.len() > MAX_MAP_LINES {
         return Err(MapError::TooManyLines(map.len()));
+    }
+    let bytes = render_map(map).len();
+    if bytes > MAX_MAP_BYTES {
+        return Err(MapError::TooLong(bytes));
     }
     // At most 340 lines: the quadratic scan is at most ~58,000 comparisons.
     for (i, a) in map.iter().enumerate() {
@@ -245,9 +257,7 @@ pub fn parse_map_file(text: &str) -> Option<Vec<IdMapping>> {
         .map(|line| {
             let mut fields = line.split_whitespace().map(parse_decimal_u32);
             match (fields.next(), fields.next(), fields.next(), fields.next()) {
-                (Some(Some(ns)), Some(Some(host)), Some(Some(count)), None) => {
-                    IdMapping::new(ns, host, count)
-                }
+                (Some(Some(ns)), Some(Some(host)), Some(Some(count)), None) => IdMapping::new(ns, host, count),
                 _ => None,
             }
         })
@@ -295,8 +305,18 @@ mod tests {
         assert_eq!(m(0, 200000, 65536).to_string(), "[0-65536) -> [200000-265536)");
         assert_eq!(IdMapping::parse(&m(1, 165536, 65536).to_arg()), Ok(m(1, 165536, 65536)));
         for bad in [
-            "", "0:1", "0:1:2:3", "a:1:1", "-1:1:1", "+1:1:1", " 1:1:1", "1:1:0",
-            "4294967296:0:1", "0:4294967295:1", "4294967295:0:1", "1:0:4294967295",
+            "",
+            "0:1",
+            "0:1:2:3",
+            "a:1:1",
+            "-1:1:1",
+            "+1:1:1",
+            " 1:1:1",
+            "1:1:0",
+            "4294967296:0:1",
+            "0:4294967295:1",
+            "4294967295:0:1",
+            "1:0:4294967295",
         ] {
             assert!(IdMapping::parse(bad).is_err(), "{bad:?} parsed");
         }
@@ -322,6 +342,13 @@ mod tests {
         assert_eq!(check_map(&full), Ok(()));
         let over: Vec<_> = (0..341).map(|i| m(i, 1000 + i, 1)).collect();
         assert_eq!(check_map(&over), Err(MapError::TooManyLines(341)));
+        // 340 lines of large ids pass the line limit but not the byte limit.
+        let long: Vec<_> = (0..340).map(|i| m(100000 + i, 1000000 + i, 1)).collect();
+        assert_eq!(check_map(&long), Err(MapError::TooLong(340 * 17)));
+        assert_eq!(
+            MapError::TooLong(5780).to_string(),
+            "the map is 5780 bytes long, more than the kernel's 4095"
+        );
     }
 
     #[test]

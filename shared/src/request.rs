@@ -92,7 +92,10 @@ fn usage(message: impl Into<String>) -> UsageError {
 /// Parses the helper's arguments (argv without argv[0]).
 pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
     if args.len() > MAX_ARGS {
-        return Err(usage(format!("too many arguments ({}, at most {MAX_ARGS})", args.len())));
+        return Err(usage(format!(
+            "too many arguments ({}, at most {MAX_ARGS})",
+            args.len()
+        )));
     }
     let mut words = Vec::with_capacity(args.len());
     for (i, arg) in args.iter().enumerate() {
@@ -145,7 +148,9 @@ fn parse_idmap(options: &[&str]) -> Result<IdmapRequest, UsageError> {
 fn parse_fd(value: &str) -> Result<RawFd, UsageError> {
     match parse_decimal_u32(value) {
         Some(fd) if (3..=MAX_TARGET_FD as u32).contains(&fd) => Ok(fd as RawFd),
-        _ => Err(usage(format!("idmap: --proc-fd {value:?} is not a descriptor from 3 to {MAX_TARGET_FD}"))),
+        _ => Err(usage(format!(
+            "idmap: --proc-fd {value:?} is not a descriptor from 3 to {MAX_TARGET_FD}"
+        ))),
     }
 }
 
@@ -175,7 +180,17 @@ mod tests {
         let words = request.to_args();
         assert_eq!(
             words,
-            ["idmap", "--proc-fd", "3", "--uid", "0:1000:1", "--uid", "1:165536:65536", "--gid", "0:1000:1"]
+            [
+                "idmap",
+                "--proc-fd",
+                "3",
+                "--uid",
+                "0:1000:1",
+                "--uid",
+                "1:165536:65536",
+                "--gid",
+                "0:1000:1"
+            ]
         );
         let parsed = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
         assert_eq!(parsed, Request::Idmap(request));
@@ -188,16 +203,31 @@ mod tests {
             (&[], "no operation given"),
             (&["veth"], "unknown operation \"veth\""),
             (&["idmap"], "idmap: --proc-fd is required"),
-            (&["idmap", "--proc-fd", "3"], "idmap: nothing to map (no --uid or --gid)"),
+            (
+                &["idmap", "--proc-fd", "3"],
+                "idmap: nothing to map (no --uid or --gid)",
+            ),
             (&["idmap", "--proc-fd"], "idmap: --proc-fd needs a value"),
             (&["idmap", "--proc-fd", "2", "--uid", "0:1:1"], "not a descriptor"),
             (&["idmap", "--proc-fd", "1024", "--uid", "0:1:1"], "not a descriptor"),
             (&["idmap", "--proc-fd", "-3", "--uid", "0:1:1"], "not a descriptor"),
-            (&["idmap", "--proc-fd", "3", "--proc-fd", "4", "--uid", "0:1:1"], "given twice"),
-            (&["idmap", "--proc-fd", "3", "--uid", "0:1:0"], "count must be at least 1"),
-            (&["idmap", "--proc-fd", "3", "--uid", "--help"], "bad id mapping \"--help\""),
+            (
+                &["idmap", "--proc-fd", "3", "--proc-fd", "4", "--uid", "0:1:1"],
+                "given twice",
+            ),
+            (
+                &["idmap", "--proc-fd", "3", "--uid", "0:1:0"],
+                "count must be at least 1",
+            ),
+            (
+                &["idmap", "--proc-fd", "3", "--uid", "--help"],
+                "bad id mapping \"--help\"",
+            ),
             (&["idmap", "--help"], "idmap: unknown option \"--help\""),
-            (&["idmap", "--proc-fd", "3", "--bogus", "x"], "unknown option \"--bogus\""),
+            (
+                &["idmap", "--proc-fd", "3", "--bogus", "x"],
+                "unknown option \"--bogus\"",
+            ),
         ];
         for (words, expected) in cases {
             let err = parse(&args(words)).unwrap_err().0;

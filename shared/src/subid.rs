@@ -35,10 +35,7 @@ impl std::error::Error for SubidSyntaxError {}
 pub fn parse(text: &str) -> Result<Vec<SubidEntry>, SubidSyntaxError> {
     let mut entries = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        let err = |why| SubidSyntaxError {
-            line: index + 1,
-            why,
-        };
+        let err = |why| SubidSyntaxError { line: index + 1, why };
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
@@ -51,12 +48,10 @@ pub fn parse(text: &str) -> Result<Vec<SubidEntry>, SubidSyntaxError> {
         if owner.is_empty() {
             return Err(err("empty owner"));
         }
-        let (Some(start), Some(count)) = (parse_decimal_u32(start), parse_decimal_u32(count))
-        else {
+        let (Some(start), Some(count)) = (parse_decimal_u32(start), parse_decimal_u32(count)) else {
             return Err(err("START and COUNT must be decimal numbers"));
         };
-        let range = IdRange::new(start, count)
-            .ok_or(err("COUNT is 0 or the range passes the largest id"))?;
+        let range = IdRange::new(start, count).ok_or(err("COUNT is 0 or the range passes the largest id"))?;
         entries.push(SubidEntry {
             owner: owner.to_owned(),
             range,

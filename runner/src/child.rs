@@ -1,0 +1,120 @@
+//! The container's side of the start sequence (runner's child). It starts as
+//! the calling user in new namespaces and becomes root of its own user
+//! namespace once the parent has written the maps. Untrusted input: the
+//! rootfs content. Every failure goes back to the parent as a typed Failure.
+//!
+//! 1. Wait for CONFIGURE (EOF: the parent died, so exit quietly).
+//! 2. Become root of the namespace: setresgid/setresuid(0), and setgroups([])
+//!    when the namespace allows it.
+//! 3. PR_SET_PDEATHSIG(SIGKILL), set after the id change (which clears it),
+//!    then check the parent still holds its end of the socket: this closes
+//!    the race with a parent that died before the signal was armed.
+//! 4. unshare(CLONE_NEWCGROUP), so the container's cgroup is its `/`.
+//! 5. Host name; `lo` up.
+//! 6. The filesystem tree and pivot_root (rootfs.rs), then the cwd.
+//! 7. Mark every fd above stderr close-on-exec, restore the signal mask and
+//!    SIGPIPE, send READY, exec. If exec fails, send FAILED(exec).
+
+use crate::exec;
+use crate::network;
+use crate::rootfs;
+use crate::sync::{Channel, Failure, Message, Step};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::unistd::{Gid, Uid};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::io;
+
+/// Exit status of a child that could not report its failure.
+const CHILD_FAILED: i32 = 125;
+
+/// Runs the child side; never returns.
+pub fn run(spec: &Spec, channel: Channel, signal_mask: &SigSet) -> ! {
+    let setgroups_allowed = match channel.expect("configure") {
+        Ok(Message::Configure { setgroups_allowed }) => setgroups_allowed,
+        // The parent is gone or confused: it reports its own error.
+        _ => exit(CHILD_FAILED),
+    };
+    let error = match configure(spec, &channel, setgroups_allowed, signal_mask) {
+        Ok(()) => {
+            let process = spec.process().as_ref();
+            let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
+            let env = process.and_then(|p| p.env().clone()).unwrap_or_default();
+            if channel.send(&Message::Ready).is_err() {
+                exit(CHILD_FAILED);
+            }
+            let error = exec::exec(&args, &env);
+            Failure::os(Step::Exec, args.first().cloned().unwrap_or_default(), &error)
+        }
+        Err(failure) => failure,
+    };
+    let _ = channel.send(&Message::Failed(error));
+    exit(CHILD_FAILED)
+}
+
+fn exit(status: i32) -> ! {
+    // SAFETY: _exit ends this forked copy without running the parent's
+    // atexit handlers or flushing its copied stdio buffers.
+    unsafe { libc::_exit(status) }
+}
+
+fn os(step: Step, detail: &str) -> impl FnOnce(nix::Error) -> Failure {
+    let detail = detail.to_owned();
+    move |e| Failure::os(step, detail, &io::Error::from(e))
+}
+
+fn configure(spec: &Spec, channel: &Channel, setgroups_allowed: bool, signal_mask: &SigSet) -> Result<(), Failure> {
+    let root_gid = Gid::from_raw(0);
+    let root_uid = Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(os(Step::Identity, "setresuid(0)"))?;
+    if setgroups_allowed {
+        nix::unistd::setgroups(&[]).map_err(os(Step::Identity, "setgroups([])"))?;
+    }
+
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(os(Step::ParentDeath, "PR_SET_PDEATHSIG"))?;
+    // POLLHUP is reported whatever the events asked for.
+    let mut fds = [PollFd::new(channel.fd(), PollFlags::empty())];
+    poll(&mut fds, PollTimeout::ZERO).map_err(os(Step::ParentDeath, "polling the sync socket"))?;
+    if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP)) {
+        exit(CHILD_FAILED);
+    }
+
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    if namespaces.iter().any(|ns| ns.typ() == LinuxNamespaceType::Cgroup) {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(os(Step::CgroupNamespace, "unshare"))?;
+    }
+    if let Some(hostname) = spec.hostname() {
+        nix::unistd::sethostname(hostname).map_err(os(Step::Hostname, "sethostname"))?;
+    }
+    network::loopback_up().map_err(|e| Failure::os(Step::Network, "bringing up lo", &e))?;
+
+    rootfs::build(spec)?;
+    let cwd = spec
+        .process()
+        .as_ref()
+        .map(|p| p.cwd().clone())
+        .unwrap_or_else(|| "/".into());
+    nix::unistd::chdir(&cwd).map_err(os(Step::Cwd, &format!("chdir to {}", cwd.display())))?;
+
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
+    if unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } < 0 {
+        return Err(Failure::os(
+            Step::Exec,
+            "marking fds close-on-exec",
+            &io::Error::last_os_error(),
+        ));
+    }
+    // Rust ignores SIGPIPE in its own processes; the command must not inherit that.
+    // SAFETY: resetting a disposition to SIG_DFL installs no handler.
+    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+        .map_err(os(Step::Exec, "resetting SIGPIPE"))?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
+        .map_err(os(Step::Exec, "restoring the signal mask"))?;
+    Ok(())
+}

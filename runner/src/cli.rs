@@ -1,0 +1,205 @@
+//! The command line (runner, unprivileged). Parsing only: each value is
+//! checked for shape here, and turned into the container's OCI spec in
+//! `spec.rs`.
+
+use burrow_shared::ids::IdMapping;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "burrow",
+    version,
+    about = "Start Linux containers as an ordinary user",
+    after_help = "Exit status of `burrow run`: the command's own; 128+N if it died of signal N; \
+                  125 if burrow failed; 126 if the command cannot be executed; 127 if it was not found."
+)]
+pub struct Cli {
+    /// How much burrow says on stderr
+    #[arg(long, value_enum, default_value_t = LogLevel::Warn, global = true)]
+    pub log_level: LogLevel,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a command in a new container
+    Run(RunArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub fn filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(
+    about = "Run a command in a new container",
+    long_about = "Run CMD as root in new user, pid, mount, uts, ipc, network and cgroup \
+                  namespaces. Container root is your own uid; container ids 1..N are your \
+                  subordinate ids from /etc/subuid and /etc/subgid, mapped by burrow-helper."
+)]
+pub struct RunArgs {
+    /// Root filesystem directory [default: a tmpfs with the host's /usr, /bin, /sbin,
+    /// /lib, /lib64 and /etc bound read-only, and a tmpfs /tmp]
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+
+    /// Host name inside the container
+    #[arg(long, value_name = "NAME", default_value = "burrow")]
+    pub hostname: String,
+
+    /// Bind-mount host path SRC at DST in the container (`:ro` for read-only); repeatable
+    #[arg(long = "bind", value_name = "SRC:DST[:ro]", value_parser = BindSpec::parse)]
+    pub binds: Vec<BindSpec>,
+
+    /// Mount a fresh tmpfs at DST; repeatable
+    #[arg(long = "tmpfs", value_name = "DST", value_parser = container_path)]
+    pub tmpfs: Vec<PathBuf>,
+
+    /// Set an environment variable in the container; repeatable
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
+    pub env: Vec<String>,
+
+    /// Working directory of the command inside the container
+    #[arg(long, value_name = "DIR", default_value = "/", value_parser = container_path)]
+    pub cwd: PathBuf,
+
+    /// Map container uids NS.. to host uids HOST.. (COUNT ids); replaces the default uid map; repeatable
+    #[arg(long = "uidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
+    pub uidmap: Vec<IdMapping>,
+
+    /// Map container gids NS.. to host gids HOST.. (COUNT ids); replaces the default gid map; repeatable
+    #[arg(long = "gidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
+    pub gidmap: Vec<IdMapping>,
+
+    /// Mount the container's root read-only
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// The command and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// `--bind SRC:DST[:ro|:rw]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindSpec {
+    pub source: PathBuf,
+    pub destination: PathBuf,
+    pub read_only: bool,
+}
+
+impl BindSpec {
+    pub fn parse(text: &str) -> Result<BindSpec, String> {
+        let fields: Vec<&str> = text.split(':').collect();
+        let (source, destination, read_only) = match fields[..] {
+            [source, destination] => (source, destination, false),
+            [source, destination, "ro"] => (source, destination, true),
+            [source, destination, "rw"] => (source, destination, false),
+            [_, _, option] => return Err(format!("unknown bind option {option:?} (ro or rw)")),
+            _ => return Err("expected SRC:DST[:ro]".to_owned()),
+        };
+        if source.is_empty() {
+            return Err("empty source".to_owned());
+        }
+        Ok(BindSpec {
+            source: PathBuf::from(source),
+            destination: container_path(destination)?,
+            read_only,
+        })
+    }
+}
+
+/// An absolute path inside the container, without `..` (mount targets are
+/// resolved inside the root anyway; `..` is refused so the user sees it).
+fn container_path(text: &str) -> Result<PathBuf, String> {
+    if !text.starts_with('/') {
+        return Err(format!("{text:?} is not an absolute path"));
+    }
+    if text.split('/').any(|part| part == "..") {
+        return Err(format!("{text:?} contains \"..\""));
+    }
+    if text.contains('\0') {
+        return Err("path contains a NUL byte".to_owned());
+    }
+    Ok(PathBuf::from(text))
+}
+
+fn env_var(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((key, _)) if !key.is_empty() && !text.contains('\0') => Ok(text.to_owned()),
+        _ => Err("expected KEY=VALUE with a non-empty KEY".to_owned()),
+    }
+}
+
+fn id_mapping(text: &str) -> Result<IdMapping, String> {
+    IdMapping::parse(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_specs() {
+        assert_eq!(
+            BindSpec::parse("/a:/b:ro"),
+            Ok(BindSpec {
+                source: "/a".into(),
+                destination: "/b".into(),
+                read_only: true
+            })
+        );
+        assert!(!BindSpec::parse("rel:/b").unwrap().read_only);
+        assert!(BindSpec::parse("/a:/b:rw").is_ok());
+        assert_eq!(BindSpec::parse("/a").unwrap_err(), "expected SRC:DST[:ro]");
+        assert_eq!(
+            BindSpec::parse("/a:/b:x").unwrap_err(),
+            "unknown bind option \"x\" (ro or rw)"
+        );
+        assert_eq!(BindSpec::parse("/a:b").unwrap_err(), "\"b\" is not an absolute path");
+        assert_eq!(
+            BindSpec::parse("/a:/b/../c").unwrap_err(),
+            "\"/b/../c\" contains \"..\""
+        );
+        assert_eq!(BindSpec::parse(":/b").unwrap_err(), "empty source");
+    }
+
+    #[test]
+    fn command_line() {
+        let cli = Cli::try_parse_from(["burrow", "run", "--env", "A=1", "--", "sh", "-c", "x"]).unwrap();
+        let Command::Run(run) = cli.command;
+        assert_eq!(run.command, ["sh", "-c", "x"]);
+        assert_eq!(run.env, ["A=1"]);
+        // Options after CMD belong to CMD.
+        let cli = Cli::try_parse_from(["burrow", "run", "ls", "--rootfs", "x"]).unwrap();
+        let Command::Run(run) = cli.command;
+        assert_eq!(run.command, ["ls", "--rootfs", "x"]);
+        assert!(run.rootfs.is_none());
+        assert!(Cli::try_parse_from(["burrow", "run"]).is_err());
+        assert!(Cli::try_parse_from(["burrow", "run", "--env", "=x", "sh"]).is_err());
+    }
+}

@@ -1,0 +1,157 @@
+//! The container's uid and gid maps (runner, unprivileged): the default
+//! choice, and writing them for the child — through burrow-helper, or
+//! directly where the kernel lets an unprivileged user map its own id.
+
+use crate::error::{Context, Error, Result};
+use crate::helper_client;
+use burrow_shared::ids::{IdKind, IdMapping, IdRange};
+use burrow_shared::subid;
+use std::io::Write;
+use std::os::fd::BorrowedFd;
+
+/// The most subordinate ids a default map uses (as podman does).
+const DEFAULT_SUBID_COUNT: u32 = 65536;
+
+/// Who runs burrow: real ids, and the login name when there is one.
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+    pub name: Option<String>,
+}
+
+impl Caller {
+    pub fn current() -> Caller {
+        let uid = nix::unistd::getuid();
+        let name = nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name);
+        Caller {
+            uid: uid.as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            name,
+        }
+    }
+
+    pub fn own_id(&self, kind: IdKind) -> u32 {
+        match kind {
+            IdKind::Uid => self.uid,
+            IdKind::Gid => self.gid,
+        }
+    }
+
+    fn is_root(&self) -> bool {
+        self.uid == 0
+    }
+}
+
+fn policy_file(kind: IdKind) -> &'static str {
+    match kind {
+        IdKind::Uid => "/etc/subuid",
+        IdKind::Gid => "/etc/subgid",
+    }
+}
+
+/// Container id 0 is the caller's own id; ids 1..N are the first N ids of
+/// the caller's first subordinate range (N capped at 65536). Without a
+/// range, only 0 is mapped, with a notice.
+pub fn default_map(kind: IdKind, caller: &Caller) -> Result<Vec<IdMapping>> {
+    let own = caller.own_id(kind);
+    let mut map = vec![IdMapping::new(0, own, 1).ok_or_else(|| Error::usage(format!("cannot map own {kind} {own}")))?];
+    match first_subordinate_range(kind, caller)? {
+        Some(range) => {
+            let count = range.count().min(DEFAULT_SUBID_COUNT);
+            map.extend(IdMapping::new(1, range.start(), count));
+        }
+        None => log::warn!(
+            "no subordinate {kind}s for {} in {}: only your own {kind} is mapped (as 0)",
+            caller.name.as_deref().unwrap_or("you"),
+            policy_file(kind)
+        ),
+    }
+    Ok(map)
+}
+
+fn first_subordinate_range(kind: IdKind, caller: &Caller) -> Result<Option<IdRange>> {
+    let path = policy_file(kind);
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::os(format!("reading {path}"), e)),
+    };
+    let entries = subid::parse(&text).map_err(|e| Error::usage(format!("{path}: {e}")))?;
+    let name = caller.name.as_deref().unwrap_or("");
+    Ok(subid::granted(&entries, name, caller.own_id(kind)).first().copied())
+}
+
+/// Whether `map` is only the caller's own id, which needs no privilege.
+fn own_id_only(map: &[IdMapping], own: u32) -> bool {
+    matches!(map, [m] if m.count() == 1 && m.host().start() == own)
+}
+
+/// Writes both maps of the child behind `proc_dir` (its /proc/PID
+/// directory). Returns whether setgroups is allowed in the namespace.
+pub fn write_maps(proc_dir: BorrowedFd, caller: &Caller, uid_map: &[IdMapping], gid_map: &[IdMapping]) -> Result<bool> {
+    let direct = caller.is_root() || (own_id_only(uid_map, caller.uid) && own_id_only(gid_map, caller.gid));
+    if direct {
+        if !caller.is_root() {
+            // The kernel requires this before an unprivileged gid_map.
+            write_proc_file(proc_dir, "setgroups", b"deny")?;
+        }
+        for (kind, map) in [(IdKind::Gid, gid_map), (IdKind::Uid, uid_map)] {
+            write_proc_file(
+                proc_dir,
+                kind.map_file(),
+                burrow_shared::ids::render_map(map).as_bytes(),
+            )?;
+        }
+    } else {
+        helper_client::idmap(proc_dir, uid_map, gid_map)?;
+    }
+    // The kernel's word on whether the helper (or we) denied setgroups.
+    let setgroups = read_proc_file(proc_dir, "setgroups")?;
+    Ok(setgroups.trim() == "allow")
+}
+
+fn open_proc_file(proc_dir: BorrowedFd, name: &str, flags: nix::fcntl::OFlag) -> Result<std::fs::File> {
+    let fd = nix::fcntl::openat(
+        proc_dir,
+        name,
+        flags | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context(|| format!("opening the container's {name}"))?;
+    Ok(std::fs::File::from(fd))
+}
+
+fn write_proc_file(proc_dir: BorrowedFd, name: &str, content: &[u8]) -> Result<()> {
+    let mut file = open_proc_file(proc_dir, name, nix::fcntl::OFlag::O_WRONLY)?;
+    // One write(2): map files take the whole map at once.
+    let written = file
+        .write(content)
+        .context(|| format!("writing the container's {name}"))?;
+    if written != content.len() {
+        return Err(Error::os(
+            format!("writing the container's {name}"),
+            std::io::Error::other("short write"),
+        ));
+    }
+    Ok(())
+}
+
+fn read_proc_file(proc_dir: BorrowedFd, name: &str) -> Result<String> {
+    let file = open_proc_file(proc_dir, name, nix::fcntl::OFlag::O_RDONLY)?;
+    std::io::read_to_string(file).context(|| format!("reading the container's {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_id_only_is_exactly_one_own_id() {
+        let m = |ns, host, count| IdMapping::new(ns, host, count).unwrap();
+        assert!(own_id_only(&[m(0, 1000, 1)], 1000));
+        assert!(own_id_only(&[m(5, 1000, 1)], 1000));
+        assert!(!own_id_only(&[m(0, 1000, 2)], 1000));
+        assert!(!own_id_only(&[m(0, 1001, 1)], 1000));
+        assert!(!own_id_only(&[m(0, 1000, 1), m(1, 100000, 10)], 1000));
+    }
+}

@@ -1,0 +1,134 @@
+//! The runner's side of the start sequence (unprivileged; calls the setuid
+//! helper for what needs host privilege). After lxc's lxc_spawn.
+//!
+//! 1. Make the sync socketpair; block the forwarded signals.
+//! 2. clone3 into the spec's namespaces; the child continues in child::run.
+//! 3. Open the child's /proc/PID directory: the child cannot be reaped (we
+//!    are its parent and have not waited), so the fd names it for sure.
+//! 4. Write its uid/gid maps (idmap.rs).
+//! 5. CONFIGURE; wait for READY or the child's FAILED.
+//! 6. Wait for exec: EOF on the close-on-exec socket means exec'd; FAILED
+//!    means exec failed.
+//! 7. Supervise it; its status is burrow's.
+//!
+//! If anything fails after the clone, the child is killed and reaped.
+
+use crate::child;
+use crate::error::{Context, Error, Result};
+use crate::idmap::{self, Caller};
+use crate::spawn::{self, Child};
+use crate::spec;
+use crate::supervise::{self, Signals};
+use crate::sync::{Channel, Failure, Message, Step, WaitError};
+use burrow_shared::ids::IdKind;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::AsFd;
+
+pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
+    let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
+    let signals = Signals::block().context(|| "blocking signals".to_owned())?;
+    let child = match spawn::clone_child(clone_flags(spec)).context(|| "starting the container process".to_owned())? {
+        None => {
+            drop(parent_end);
+            child::run(spec, child_end, &signals.original_mask)
+        }
+        Some(child) => child,
+    };
+    drop(child_end);
+    match start(spec, caller, &child, &parent_end) {
+        Ok(()) => {
+            drop(parent_end);
+            supervise::wait(&child, &signals).context(|| "supervising the container".to_owned())
+        }
+        Err(error) => {
+            let _ = spawn::send_signal(&child.pidfd, libc::SIGKILL);
+            let _ = supervise::reap(&child);
+            Err(error)
+        }
+    }
+}
+
+/// The CLONE_NEW* flags for the spec's namespaces. The cgroup namespace is
+/// left to the child, which unshares it once it is in its own cgroup.
+fn clone_flags(spec: &Spec) -> u64 {
+    let namespaces = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    namespaces
+        .iter()
+        .filter(|ns| ns.typ() != LinuxNamespaceType::Cgroup)
+        // The enum's values are the CLONE_NEW* bits themselves.
+        .fold(0, |flags, ns| flags | ns.typ() as u64)
+}
+
+fn start(spec: &Spec, caller: &Caller, child: &Child, channel: &Channel) -> Result<()> {
+    let proc_dir = nix::fcntl::open(
+        format!("/proc/{}", child.pid).as_str(),
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context(|| format!("opening /proc/{}", child.pid))?;
+    let uid_map = spec::id_map(spec, IdKind::Uid);
+    let gid_map = spec::id_map(spec, IdKind::Gid);
+    let setgroups_allowed = idmap::write_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map)?;
+
+    channel
+        .send(&Message::Configure { setgroups_allowed })
+        .context(|| "sending configure to the container process".to_owned())?;
+    match channel.expect("ready") {
+        Ok(_) => {}
+        Err(WaitError::Unexpected {
+            got: Message::Failed(failure),
+            ..
+        }) => return Err(setup_error(failure)),
+        Err(error) => return Err(lost_child(child, error)),
+    }
+    match channel.recv() {
+        Ok(None) => Ok(()),
+        Ok(Some(Message::Failed(failure))) => Err(setup_error(failure)),
+        Ok(Some(other)) => Err(lost_child(
+            child,
+            WaitError::Unexpected {
+                expected: "exec",
+                got: other,
+            },
+        )),
+        Err(error) => Err(lost_child(child, error)),
+    }
+}
+
+fn setup_error(failure: Failure) -> Error {
+    match (failure.step, failure.io_error()) {
+        (Step::Exec, Some(e)) if e.raw_os_error() == Some(libc::ENOENT) => Error::NotFound {
+            command: failure.detail,
+        },
+        (Step::Exec, Some(source)) => Error::NotExecutable {
+            command: failure.detail,
+            source,
+        },
+        (step, _) => Error::Setup {
+            step: step.name().to_owned(),
+            message: failure.to_string(),
+        },
+    }
+}
+
+/// The child broke the protocol or died without saying why: report how it ended.
+fn lost_child(child: &Child, error: WaitError) -> Error {
+    let how = match error {
+        WaitError::Eof => match supervise::reap(child) {
+            Ok(status) if status > 128 => format!("the container process was killed by signal {}", status - 128),
+            Ok(status) => format!("the container process exited with status {status}"),
+            Err(e) => format!("the container process died ({e})"),
+        },
+        other => other.to_string(),
+    };
+    Error::Setup {
+        step: "start".to_owned(),
+        message: how,
+    }
+}

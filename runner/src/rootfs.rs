@@ -1,0 +1,247 @@
+//! The container's filesystem tree (runner's child: root in its own user and
+//! mount namespaces, so nothing here reaches the host's mount table). The
+//! rootfs content is untrusted: every mount target is resolved inside the
+//! new root (openat2 RESOLVE_IN_ROOT), never through a host path.
+//!
+//! 1. Make every mount private, so nothing propagates to or from the host.
+//! 2. Clone every bind source first, before anything could cover it.
+//! 3. Make the root: a clone of the rootfs directory attached onto itself, or
+//!    a fresh tmpfs attached at /tmp (the default root).
+//! 4. Mount each spec mount in order on its target inside the root, creating
+//!    a missing target directory (or file, for a file bind).
+//! 5. Add the /dev links; make the root read-only if asked.
+//! 6. pivot_root into the root and detach the old root: no host path stays
+//!    reachable.
+
+use crate::mount_api::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_tree, new_filesystem,
+    open_in_root, set_attributes,
+};
+use crate::spec;
+use crate::sync::{Failure, Step};
+use nix::fcntl::{OFlag, openat};
+use nix::mount::{MntFlags, MsFlags};
+use nix::sys::stat::{Mode, mkdirat};
+use oci_spec::runtime::{Mount, Spec};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// Where the default tmpfs root is attached until pivot_root (as bubblewrap
+/// does); bind sources are cloned before it is covered.
+const TMPFS_ROOT_STAGE: &str = "/tmp";
+
+/// The links runtimes add to a fresh /dev.
+const DEV_LINKS: &[(&str, &str)] = &[
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+];
+
+fn fail(detail: impl Into<String>) -> impl FnOnce(io::Error) -> Failure {
+    let detail = detail.into();
+    move |e| Failure::os(Step::Mount, detail, &e)
+}
+
+/// Builds the tree for `spec` and pivots into it. On return the process's
+/// root and cwd are the container's `/`.
+pub fn build(spec: &Spec) -> Result<(), Failure> {
+    nix::mount::mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| fail("making mounts private")(e.into()))?;
+
+    let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or_default();
+    let sources = mounts.iter().map(clone_bind_source).collect::<Result<Vec<_>, _>>()?;
+    let root = make_root(spec)?;
+
+    let mut dev_is_tmpfs = false;
+    for (mount, source) in mounts.iter().zip(sources) {
+        mount_one(root.as_fd(), mount, source)?;
+        if mount.destination() == Path::new("/dev") {
+            dev_is_tmpfs = mount.typ().as_deref() == Some("tmpfs");
+        }
+    }
+    if dev_is_tmpfs {
+        add_dev_links(root.as_fd())?;
+    }
+    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+        set_attributes(root.as_fd(), MOUNT_ATTR_RDONLY, false).map_err(fail("making the root read-only"))?;
+    }
+    pivot_into(root.as_fd())
+}
+
+/// Mount options split into mount attributes, recursion, and filesystem
+/// options (`key` or `key=value`) for a new filesystem.
+struct Options<'a> {
+    attrs: u64,
+    recursive: bool,
+    data: Vec<&'a str>,
+}
+
+fn parse_options(mount: &Mount) -> Options<'_> {
+    let mut options = Options {
+        attrs: 0,
+        recursive: false,
+        data: Vec::new(),
+    };
+    for option in mount.options().as_deref().unwrap_or_default() {
+        match option.as_str() {
+            "ro" => options.attrs |= MOUNT_ATTR_RDONLY,
+            "nosuid" => options.attrs |= MOUNT_ATTR_NOSUID,
+            "nodev" => options.attrs |= MOUNT_ATTR_NODEV,
+            "noexec" => options.attrs |= MOUNT_ATTR_NOEXEC,
+            "strictatime" => options.attrs |= libc::MOUNT_ATTR_STRICTATIME,
+            "noatime" => options.attrs |= libc::MOUNT_ATTR_NOATIME,
+            "rbind" => options.recursive = true,
+            // Already the defaults here: every mount is private and read-write.
+            "bind" | "rw" | "relatime" | "private" | "rprivate" | "suid" | "dev" | "exec" => {}
+            other => options.data.push(other),
+        }
+    }
+    options
+}
+
+fn is_bind(mount: &Mount) -> bool {
+    mount.typ().as_deref() == Some("bind")
+}
+
+/// For a bind mount, a detached clone of its source with its attributes set.
+fn clone_bind_source(mount: &Mount) -> Result<Option<OwnedFd>, Failure> {
+    if !is_bind(mount) {
+        return Ok(None);
+    }
+    let source = mount.source().as_deref().unwrap_or(Path::new(""));
+    let options = parse_options(mount);
+    if let Some(unknown) = options.data.first() {
+        let detail = format!("bind {}: unknown option {unknown:?}", source.display());
+        return Err(Failure {
+            step: Step::Mount,
+            errno: libc::EINVAL,
+            detail,
+        });
+    }
+    let tree = clone_tree(source, options.recursive).map_err(fail(format!("cloning {}", source.display())))?;
+    if options.attrs != 0 {
+        set_attributes(tree.as_fd(), options.attrs, options.recursive)
+            .map_err(fail(format!("setting options on {}", source.display())))?;
+    }
+    Ok(Some(tree))
+}
+
+fn make_root(spec: &Spec) -> Result<OwnedFd, Failure> {
+    let (root, stage) = if spec::root_is_tmpfs(spec) {
+        let tmpfs = new_filesystem("tmpfs", "tmpfs", &["mode=755"], 0).map_err(fail("creating the tmpfs root"))?;
+        (tmpfs, PathBuf::from(TMPFS_ROOT_STAGE))
+    } else {
+        let path = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
+        let tree = clone_tree(&path, true).map_err(fail(format!("cloning rootfs {}", path.display())))?;
+        (tree, path)
+    };
+    let target = nix::fcntl::open(
+        &stage,
+        OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(format!("opening {}", stage.display()))(e.into()))?;
+    attach(root.as_fd(), target.as_fd()).map_err(fail(format!("attaching the root at {}", stage.display())))?;
+    Ok(root)
+}
+
+fn mount_one(root: BorrowedFd, mount: &Mount, source: Option<OwnedFd>) -> Result<(), Failure> {
+    let destination = mount.destination();
+    let typ = mount.typ().as_deref().unwrap_or("none");
+    let what = format!("{typ} on {}", destination.display());
+    let tree = match source {
+        Some(tree) => tree,
+        None => new_mount(mount, typ).map_err(fail(format!("mounting {what}")))?,
+    };
+    let source_is_file = is_bind(mount)
+        && mount
+            .source()
+            .as_deref()
+            .is_some_and(|s| s.metadata().is_ok_and(|m| !m.is_dir()));
+    let target = make_target(root, destination, source_is_file)
+        .map_err(fail(format!("creating mount point {}", destination.display())))?;
+    attach(tree.as_fd(), target.as_fd()).map_err(fail(format!("mounting {what}")))
+}
+
+/// A new filesystem for a non-bind mount. sysfs may be refused where the
+/// network namespace is not the container's own: bind the host's read-only.
+fn new_mount(mount: &Mount, typ: &str) -> io::Result<OwnedFd> {
+    let options = parse_options(mount);
+    let source = mount.source().as_deref().and_then(Path::to_str).unwrap_or(typ);
+    match new_filesystem(typ, source, &options.data, options.attrs) {
+        Err(e) if typ == "sysfs" && e.raw_os_error() == Some(libc::EPERM) => {
+            let tree = clone_tree(Path::new("/sys"), true)?;
+            set_attributes(tree.as_fd(), MOUNT_ATTR_RDONLY | options.attrs, true)?;
+            Ok(tree)
+        }
+        result => result,
+    }
+}
+
+/// An O_PATH fd on `destination` inside `root`, creating missing directories
+/// (and the last component as an empty file when `file`).
+fn make_target(root: BorrowedFd, destination: &Path, file: bool) -> io::Result<OwnedFd> {
+    match open_in_root(root, destination) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        result => return result,
+    }
+    let parts: Vec<_> = destination
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name),
+            _ => None,
+        })
+        .collect();
+    let mut current = PathBuf::from("/");
+    for (index, name) in parts.iter().enumerate() {
+        let next = current.join(name);
+        match open_in_root(root, &next) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let parent = open_in_root(root, &current)?;
+                let last = index + 1 == parts.len();
+                if last && file {
+                    let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+                    openat(parent, *name, flags, Mode::from_bits_truncate(0o644))?;
+                } else {
+                    mkdirat(parent, *name, Mode::from_bits_truncate(0o755))?;
+                }
+            }
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        current = next;
+    }
+    open_in_root(root, destination)
+}
+
+fn add_dev_links(root: BorrowedFd) -> Result<(), Failure> {
+    let dev = open_in_root(root, Path::new("/dev")).map_err(fail("opening /dev"))?;
+    for (name, target) in DEV_LINKS {
+        nix::unistd::symlinkat(*target, dev.as_fd(), *name)
+            .map_err(|e| fail(format!("linking /dev/{name}"))(e.into()))?;
+    }
+    Ok(())
+}
+
+fn pivot_into(root: BorrowedFd) -> Result<(), Failure> {
+    let pivot = |detail: &str| {
+        let detail = detail.to_owned();
+        move |e: nix::Error| Failure::os(Step::PivotRoot, detail, &e.into())
+    };
+    nix::unistd::fchdir(root).map_err(pivot("entering the new root"))?;
+    // With "." as both, the old root ends up stacked on the new one, and
+    // detaching "." then leaves only the new root (no put_old directory).
+    nix::unistd::pivot_root(".", ".").map_err(pivot("pivot_root"))?;
+    nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(pivot("detaching the old root"))?;
+    nix::unistd::chdir("/").map_err(pivot("entering /"))?;
+    Ok(())
+}
