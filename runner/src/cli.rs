@@ -104,6 +104,17 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+impl RunArgs {
+    /// clap's trailing CMD also swallows an unknown option in its place, and
+    /// no command starts with '-': report it as the option it is.
+    pub fn check_command(&self) -> Result<(), String> {
+        match self.command.first().and_then(|c| c.to_str()) {
+            Some(word) if word.starts_with('-') => Err(format!("unknown option {word} (options go before CMD)")),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// `--bind SRC:DST[:ro|:rw]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BindSpec {
@@ -200,6 +211,13 @@ mod tests {
         assert_eq!(run.command, ["ls", "--rootfs", "x"]);
         assert!(run.rootfs.is_none());
         assert!(Cli::try_parse_from(["burrow", "run"]).is_err());
+        // clap takes an unknown option in CMD's place as CMD: refuse it.
+        let cli = Cli::try_parse_from(["burrow", "run", "--bogus"]).unwrap();
+        let Command::Run(run) = cli.command;
+        assert_eq!(
+            run.check_command().unwrap_err(),
+            "unknown option --bogus (options go before CMD)"
+        );
         assert!(Cli::try_parse_from(["burrow", "run", "--env", "=x", "sh"]).is_err());
     }
 }

@@ -55,7 +55,9 @@ fn run(operation: &'static str, args: &[String], target: BorrowedFd) -> Result<(
             Ok(())
         });
     }
-    let output = command.output().context(|| format!("cannot start the helper {}", path.display()))?;
+    let output = command
+        .output()
+        .context(|| format!("cannot start the helper {}", path.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if output.status.success() && stdout.starts_with(&format!("ok {operation} ")) {
         return Ok(());

@@ -51,22 +51,33 @@ fn policy_file(kind: IdKind) -> &'static str {
 
 /// Container id 0 is the caller's own id; ids 1..N are the first N ids of
 /// the caller's first subordinate range (N capped at 65536). Without a
-/// range, only 0 is mapped, with a notice.
-pub fn default_map(kind: IdKind, caller: &Caller) -> Result<Vec<IdMapping>> {
+/// range, only 0 is mapped: the second value is then false.
+pub fn default_map(kind: IdKind, caller: &Caller) -> Result<(Vec<IdMapping>, bool)> {
     let own = caller.own_id(kind);
     let mut map = vec![IdMapping::new(0, own, 1).ok_or_else(|| Error::usage(format!("cannot map own {kind} {own}")))?];
-    match first_subordinate_range(kind, caller)? {
-        Some(range) => {
-            let count = range.count().min(DEFAULT_SUBID_COUNT);
-            map.extend(IdMapping::new(1, range.start(), count));
-        }
-        None => log::warn!(
-            "no subordinate {kind}s for {} in {}: only your own {kind} is mapped (as 0)",
-            caller.name.as_deref().unwrap_or("you"),
-            policy_file(kind)
-        ),
+    let range = first_subordinate_range(kind, caller)?;
+    if let Some(range) = range {
+        map.extend(IdMapping::new(1, range.start(), range.count().min(DEFAULT_SUBID_COUNT)));
     }
-    Ok(map)
+    Ok((map, range.is_some()))
+}
+
+/// The one-line notice for a caller without subordinate ids of `kinds`.
+pub fn no_subordinate_ids_notice(caller: &Caller, kinds: &[IdKind]) -> String {
+    let names: Vec<_> = kinds.iter().map(|k| format!("{k}s")).collect();
+    let files: Vec<_> = kinds.iter().map(|k| policy_file(*k)).collect();
+    let own: Vec<_> = kinds.iter().map(|k| format!("{k} {}", caller.own_id(*k))).collect();
+    format!(
+        "no subordinate {} for {} in {}: only your own {} mapped (as 0)",
+        names.join(" or "),
+        caller.name.as_deref().unwrap_or("you"),
+        files.join(" and "),
+        if own.len() == 1 {
+            format!("{} is", own[0])
+        } else {
+            format!("{} are", own.join(" and "))
+        },
+    )
 }
 
 fn first_subordinate_range(kind: IdKind, caller: &Caller) -> Result<Option<IdRange>> {

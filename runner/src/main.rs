@@ -18,7 +18,7 @@ mod spec;
 mod supervise;
 mod sync;
 
-use burrow_shared::ids::IdKind;
+use burrow_shared::ids::{IdKind, check_map};
 use clap::Parser;
 use cli::{Cli, Command, RunArgs};
 use error::{Error, Result, status};
@@ -42,24 +42,26 @@ fn main() {
 
 fn run(args: &RunArgs) -> Result<i32> {
     let caller = Caller::current();
-    let uid_map = chosen_map(&args.uidmap, IdKind::Uid, &caller)?;
-    let gid_map = chosen_map(&args.gidmap, IdKind::Gid, &caller)?;
-    let spec = spec::from_run_args(args, &uid_map, &gid_map)?;
+    let mut without_subids = Vec::new();
+    let mut maps = Vec::new();
+    for (given, kind) in [(&args.uidmap, IdKind::Uid), (&args.gidmap, IdKind::Gid)] {
+        let map = if given.is_empty() {
+            let (map, has_subids) = idmap::default_map(kind, &caller)?;
+            if !has_subids {
+                without_subids.push(kind);
+            }
+            map
+        } else {
+            given.clone()
+        };
+        check_map(&map).map_err(|e| Error::usage(format!("bad --{kind}map: {e}")))?;
+        maps.push(map);
+    }
+    let spec = spec::from_run_args(args, &maps[0], &maps[1])?;
+    if !without_subids.is_empty() {
+        log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
+    }
     parent::run(&spec, &caller)
-}
-
-fn chosen_map(
-    given: &[burrow_shared::ids::IdMapping],
-    kind: IdKind,
-    caller: &Caller,
-) -> Result<Vec<burrow_shared::ids::IdMapping>> {
-    let map = if given.is_empty() {
-        idmap::default_map(kind, caller)?
-    } else {
-        given.to_vec()
-    };
-    burrow_shared::ids::check_map(&map).map_err(|e| Error::usage(format!("bad --{kind}map: {e}")))?;
-    Ok(map)
 }
 
 /// Prints a command-line error as one line (help and version as clap does)

@@ -44,6 +44,7 @@ const NAMESPACES: &[LinuxNamespaceType] = &[
 /// Builds the spec for `burrow run`, with the id maps already chosen.
 pub fn from_run_args(args: &RunArgs, uid_map: &[IdMapping], gid_map: &[IdMapping]) -> Result<Spec> {
     check_hostname(&args.hostname)?;
+    args.check_command().map_err(Error::Usage)?;
     let command = args
         .command
         .iter()
@@ -72,7 +73,12 @@ pub fn from_run_args(args: &RunArgs, uid_map: &[IdMapping], gid_map: &[IdMapping
     mounts.extend(system_mounts(gid_map)?);
     if args.rootfs.is_none() {
         // The default root has no /tmp of its own; programs expect one.
-        mounts.push(mount("tmpfs", Path::new("/tmp"), "tmpfs", &["nosuid", "nodev", "mode=1777"])?);
+        mounts.push(mount(
+            "tmpfs",
+            Path::new("/tmp"),
+            "tmpfs",
+            &["nosuid", "nodev", "mode=1777"],
+        )?);
     }
     for b in &args.binds {
         let source = std::fs::canonicalize(&b.source).context(|| format!("bad --bind {}", b.source.display()))?;

@@ -215,8 +215,8 @@ impl fmt::Display for MapError {
 impl std::error::Error for MapError {}
 
 /// Checks that `map` can be written as one map file: 1 to 340 lines, at most
-/// `MAX_MAP_BYTES` once rendered, no two lines overlapping on either side. (Each line's own count and overflow were
-/// checked when it was made.)
+/// `MAX_MAP_BYTES` once rendered, no two lines overlapping on either side.
+/// (Each line's own count and overflow were checked when it was made.)
 pub fn check_map(map: &[IdMapping]) -> Result<(), MapError> {
     if map.is_empty() {
         return Err(MapError::Empty);

@@ -1,0 +1,48 @@
+//! Who the caller is. Runs in burrow-helper: the real ids are read while it is
+//! still setuid root, the login name after it dropped to the caller's uid.
+//! Trusted: only the kernel's real uid/gid and root's password database; never
+//! argv, the environment (USER, LOGNAME), or anything about the target.
+
+use crate::error::Error;
+use crate::sys;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+    /// The login name; `None` when the password database has no entry, in
+    /// which case subordinate ranges are matched by numeric uid only.
+    pub name: Option<String>,
+}
+
+impl Caller {
+    /// The real uid and gid: who ran the helper, whatever the setuid bit did.
+    pub fn from_real_ids() -> Caller {
+        let (uids, gids) = sys::getresuid_getresgid();
+        Caller {
+            uid: uids[0],
+            gid: gids[0],
+            name: None,
+        }
+    }
+
+    /// Looks up the login name of the real uid. A name that is not UTF-8
+    /// cannot match a subid owner, so it counts as no name.
+    pub fn look_up_name(&mut self) -> Result<(), Error> {
+        let name = sys::passwd_name(self.uid)
+            .map_err(|e| Error::os(format!("looking up uid {} in the password database", self.uid), e))?;
+        self.name = name.and_then(|n| String::from_utf8(n).ok());
+        Ok(())
+    }
+
+    /// The OWNER to match in /etc/subuid and /etc/subgid; the numeric uid
+    /// matches too (see `subid::granted`).
+    pub fn subid_owner(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.uid.to_string())
+    }
+
+    /// How messages name the caller.
+    pub fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| format!("uid {}", self.uid))
+    }
+}

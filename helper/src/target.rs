@@ -1,0 +1,189 @@
+//! Verifies the target: the caller's /proc/PID directory fd. Runs in
+//! burrow-helper as the caller's uid with no effective capabilities.
+//! Untrusted: the fd (any fd at all), the process behind it, and its
+//! namespace. Everything goes through `*at` calls on the verified fd, which
+//! pins the process: once it exits, lookups fail instead of reaching a
+//! process that reused its pid.
+
+use crate::error::Error;
+use crate::identity::Caller;
+use crate::sys;
+use burrow_shared::ids::{IdKind, parse_decimal_u32};
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+
+/// No file the helper reads below /proc/PID is near this long.
+const MAX_PROC_FILE: u64 = 64 * 1024;
+
+pub struct Target {
+    dir: BorrowedFd<'static>,
+    /// (st_dev, st_ino) of the verified user namespace.
+    userns: (u64, u64),
+    /// The pid, as field 1 of the target's `stat`.
+    pub pid: u32,
+}
+
+/// Checks, in order: the fd is open, is a directory on procfs, its process is
+/// alive and all its uids are the caller's, it sits in a user namespace that
+/// is a direct child of the helper's own and owned by the caller, and the
+/// maps about to be written are still empty.
+pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Result<Target, Error> {
+    if !fd_open {
+        return Err(Error::FdNotOpen(fd));
+    }
+    let dir = sys::borrow_fd(fd);
+    let on_procfs = sys::fs_magic(dir).is_ok_and(|magic| magic == sys::PROC_SUPER_MAGIC);
+    if !on_procfs || !sys::fstat(dir).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
+        return Err(Error::NotProcPidDir(fd));
+    }
+    let target = Target {
+        dir,
+        userns: (0, 0),
+        pid: 0,
+    };
+    check_status(&target.read(c"status")?, caller.uid)?;
+
+    let ns = target.open(c"ns/user", libc::O_RDONLY)?;
+    let is_userns = sys::fs_magic(ns.as_fd()).is_ok_and(|magic| magic == sys::NSFS_MAGIC)
+        && sys::ns_type(ns.as_fd()).is_ok_and(|t| t == libc::CLONE_NEWUSER);
+    if !is_userns {
+        return Err(Error::NotProcPidDir(fd));
+    }
+    let parent = match sys::ns_parent(ns.as_fd()) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Err(Error::TargetInInitialUserns),
+        result => result.map_err(|e| Error::os("idmap: reading ns/user", e))?,
+    };
+    let own = sys::openat(None, c"/proc/self/ns/user", libc::O_RDONLY)
+        .map_err(|e| Error::os("idmap: reading /proc/self/ns/user", e))?;
+    if dev_ino(parent.as_fd(), "ns/user")? != dev_ino(own.as_fd(), "/proc/self/ns/user")? {
+        return Err(Error::TargetNotChildOfInitialUserns);
+    }
+    let owner = sys::ns_owner_uid(ns.as_fd()).map_err(|e| Error::os("idmap: reading ns/user", e))?;
+    if owner != caller.uid {
+        return Err(Error::UsernsOwner {
+            owner,
+            caller: caller.uid,
+        });
+    }
+    for &kind in kinds {
+        let name = if kind == IdKind::Uid { c"uid_map" } else { c"gid_map" };
+        if !target.read(name)?.trim().is_empty() {
+            return Err(Error::MapWritten(kind));
+        }
+    }
+    let stat = target.read(c"stat")?;
+    let pid = stat.split(' ').next().and_then(parse_decimal_u32);
+    let pid = pid.ok_or_else(|| Error::os("idmap: reading stat", "no pid in field 1"))?;
+    Ok(Target {
+        userns: dev_ino(ns.as_fd(), "ns/user")?,
+        pid,
+        ..target
+    })
+}
+
+impl Target {
+    /// Opens a file below the target's directory (names are constants here).
+    fn open(&self, name: &CStr, flags: libc::c_int) -> Result<OwnedFd, Error> {
+        sys::openat(Some(self.dir), name, flags).map_err(|e| read_error(name, e))
+    }
+
+    fn read(&self, name: &CStr) -> Result<String, Error> {
+        let mut text = String::new();
+        File::from(self.open(name, libc::O_RDONLY)?)
+            .take(MAX_PROC_FILE)
+            .read_to_string(&mut text)
+            .map_err(|e| read_error(name, e))?;
+        Ok(text)
+    }
+
+    /// Opens `name` (`uid_map`, `gid_map` or `setgroups`) for the one write.
+    pub fn open_for_write(&self, name: &CStr) -> Result<File, Error> {
+        // SECURITY: opened as the caller's uid, so the file's own permission
+        // check is the caller's; only `*at` on the verified fd.
+        sys::openat(Some(self.dir), name, libc::O_WRONLY)
+            .map(File::from)
+            .map_err(|e| Error::os(format!("idmap: writing {}", name.to_string_lossy()), e))
+    }
+
+    /// Confirms the target is still in the verified user namespace. Call after
+    /// opening the map files: a process can only leave its user namespace for
+    /// a descendant and never come back, so a match means every file opened
+    /// before belongs to the verified namespace.
+    pub fn recheck_userns(&self) -> Result<(), Error> {
+        let ns = self.open(c"ns/user", libc::O_RDONLY)?;
+        if dev_ino(ns.as_fd(), "ns/user")? != self.userns {
+            return Err(Error::TargetNotChildOfInitialUserns);
+        }
+        Ok(())
+    }
+}
+
+/// ESRCH or ENOENT below /proc/PID: the process is gone (the fd pins its
+/// pid, so a new process with the same number is never reached).
+fn read_error(name: &CStr, e: io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ESRCH | libc::ENOENT) => Error::TargetExited,
+        _ => Error::os(format!("idmap: reading {}", name.to_string_lossy()), e),
+    }
+}
+
+fn dev_ino(fd: BorrowedFd, name: &str) -> Result<(u64, u64), Error> {
+    let st = sys::fstat(fd).map_err(|e| Error::os(format!("idmap: reading {name}"), e))?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Checks /proc/PID/status: not a zombie, and all four `Uid:` fields (real,
+/// effective, saved, filesystem) equal to the caller's uid.
+pub fn check_status(status: &str, caller_uid: u32) -> Result<(), Error> {
+    let field = |key: &str| status.lines().find_map(|line| line.strip_prefix(key));
+    if field("State:").is_some_and(|state| state.trim_start().starts_with(['Z', 'X'])) {
+        return Err(Error::TargetExited);
+    }
+    let uids: Option<Vec<u32>> = field("Uid:").and_then(|v| v.split_whitespace().map(parse_decimal_u32).collect());
+    match uids.as_deref() {
+        Some(uids @ [_, _, _, _]) => match uids.iter().find(|&&uid| uid != caller_uid) {
+            Some(&target) => Err(Error::TargetUid {
+                target,
+                caller: caller_uid,
+            }),
+            None => Ok(()),
+        },
+        _ => Err(Error::os("idmap: reading status", "no valid Uid line")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str =
+        "Name:\tsleep\nState:\tS (sleeping)\nTgid:\t42\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n";
+
+    #[test]
+    fn status_uid_fields() {
+        assert!(check_status(STATUS, 1000).is_ok());
+        let message = |status: &str, uid| check_status(status, uid).unwrap_err().to_string();
+        assert_eq!(
+            message(STATUS, 1001),
+            "idmap: target process belongs to uid 1000, not to the caller (uid 1001)"
+        );
+        // The first differing field is named: here the saved uid.
+        let saved = STATUS.replace("Uid:\t1000\t1000\t1000\t1000", "Uid:\t1000\t1000\t0\t1000");
+        assert!(message(&saved, 1000).contains("belongs to uid 0,"));
+        let fsuid = STATUS.replace("Uid:\t1000\t1000\t1000\t1000", "Uid:\t1000\t1000\t1000\t5");
+        assert!(message(&fsuid, 1000).contains("belongs to uid 5,"));
+        for bad in [
+            "Uid:\t1000\t1000\t1000",
+            "Uid:\t1000\t1000\t1000\t1000\t1000",
+            "Uid:\t1000 x 1000 1000",
+            "",
+        ] {
+            let status = STATUS.replace("Uid:\t1000\t1000\t1000\t1000", bad);
+            assert_eq!(message(&status, 1000), "idmap: reading status: no valid Uid line");
+        }
+        let zombie = STATUS.replace("S (sleeping)", "Z (zombie)");
+        assert_eq!(message(&zombie, 1000), "idmap: target process has exited");
+    }
+}
