@@ -1,9 +1,12 @@
 //! The helper's one error type: each failure's message (built here and
 //! nowhere else) and its exit code. Used by every stage of burrow-helper;
 //! makes no calls. Untrusted: the values it prints (ids, the fd number, the
-//! caller's login name) come from argv, the target or the password database,
-//! and are printed as numbers or with Display, never Debug.
+//! bridge name, the caller's login name) come from argv, the target or the
+//! password database, and are printed as numbers or with Display, never
+//! Debug (a bridge name is a valid interface name: one line, no control
+//! characters).
 
+use crate::veth::USERNET_FILE;
 use burrow_shared::exit;
 use burrow_shared::ids::{IdKind, IdMapping, MapError};
 use burrow_shared::request::UsageError;
@@ -17,61 +20,60 @@ pub enum Error {
     Usage(UsageError),
     NotPrivileged,
     /// A system call failed: what the helper was doing, and the errno text.
-    Os {
-        doing: String,
-        why: String,
-    },
-    FdNotOpen(RawFd),
+    Os(String, String),
+    /// The operation, and the fd number.
+    FdNotOpen(&'static str, RawFd),
     NotProcPidDir(RawFd),
     TargetExited,
-    TargetUid {
-        target: u32,
-        caller: u32,
-    },
+    /// The target's uid, and the caller's.
+    TargetUid(u32, u32),
     TargetInInitialUserns,
     TargetNotChildOfInitialUserns,
-    UsernsOwner {
-        owner: u32,
-        caller: u32,
-    },
+    /// The owner of the target's user namespace, and the caller's uid.
+    UsernsOwner(u32, u32),
+    /// The caller's uid: it may not even open the target's ns/user.
+    UsernsNotAccessible(u32),
     MapWritten(IdKind),
     BadMap(IdKind, MapError),
     HostZero(IdKind, IdMapping),
-    NotGranted {
-        kind: IdKind,
-        mapping: IdMapping,
-        user: String,
-        file: &'static str,
-    },
-    /// `path` is the policy file, or the parent directory that failed.
-    PolicyIo {
-        path: String,
-        doing: &'static str,
-        why: String,
-    },
+    /// The refused line, the caller's name, the policy file.
+    NotGranted(IdKind, IdMapping, String, &'static str),
+    /// The policy (or state) file or the parent directory that failed, what
+    /// the helper was doing, and the errno text.
+    PolicyIo(String, &'static str, String),
     PolicyNotRegular(String),
     PolicyNotRoot(String),
     PolicyWritable(String),
     PolicyTooLarge(&'static str, u64),
     PolicySyntax(&'static str, SubidSyntaxError),
+    /// The state directory or a lock file is readable by group or others.
+    StateAccessible(String),
+    NotNetns(RawFd),
+    HostNetns,
+    /// The owner of the user namespace owning the target, and the caller's uid.
+    NetnsOwner(u32, u32),
+    OwnNetnsNotInitial,
+    /// The caller's name, and the bridge.
+    NoUsernetEntry(String, String),
+    NoBridge(String),
+    NotBridge(String),
+    /// The caller's name, its live veths and its allowance, and the bridge.
+    OverQuota(String, u32, u32, String),
 }
 
 impl Error {
     /// A failed system call, with the error it returned.
     pub fn os(doing: impl Into<String>, why: impl fmt::Display) -> Error {
-        Error::Os {
-            doing: doing.into(),
-            why: why.to_string(),
-        }
+        Error::Os(doing.into(), why.to_string())
     }
 
     pub fn exit_code(&self) -> i32 {
         use Error::*;
         match self {
             EmptyArgv | Usage(_) => exit::USAGE,
-            NotPrivileged | Os { .. } => exit::OS_ERROR,
-            PolicyIo { .. } | PolicyNotRegular(_) | PolicyNotRoot(_) | PolicyWritable(_) => exit::POLICY_FILE,
-            PolicyTooLarge(..) | PolicySyntax(..) => exit::POLICY_FILE,
+            NotPrivileged | Os(..) => exit::OS_ERROR,
+            PolicyIo(..) | PolicyNotRegular(_) | PolicyNotRoot(_) | PolicyWritable(_) => exit::POLICY_FILE,
+            PolicyTooLarge(..) | PolicySyntax(..) | StateAccessible(_) => exit::POLICY_FILE,
             _ => exit::REFUSED,
         }
     }
@@ -80,51 +82,65 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Error::*;
+        let (initial, file) = ("the initial user namespace", USERNET_FILE);
         match self {
             EmptyArgv => write!(f, "refusing to run with an empty argument list"),
             Usage(e) => write!(f, "{e}"),
-            NotPrivileged => write!(
-                f,
-                "not privileged: must be installed setuid root and run in the initial user namespace"
-            ),
-            Os { doing, why } => write!(f, "{doing}: {why}"),
-            FdNotOpen(fd) => write!(f, "idmap: target fd {fd} is not open"),
+            NotPrivileged => write!(f, "not privileged: must be installed setuid root and run in {initial}"),
+            Os(doing, why) => write!(f, "{doing}: {why}"),
+            FdNotOpen(op, fd) => write!(f, "{op}: target fd {fd} is not open"),
             NotProcPidDir(fd) => write!(f, "idmap: target fd {fd} is not a /proc/PID directory"),
             TargetExited => write!(f, "idmap: target process has exited"),
-            TargetUid { target, caller } => {
+            TargetUid(target, caller) => {
                 write!(
                     f,
                     "idmap: target process belongs to uid {target}, not to the caller (uid {caller})"
                 )
             }
-            TargetInInitialUserns => write!(f, "idmap: target process is in the initial user namespace"),
-            TargetNotChildOfInitialUserns => {
+            TargetInInitialUserns => write!(f, "idmap: target process is in {initial}"),
+            TargetNotChildOfInitialUserns => write!(f, "idmap: target's user namespace is not a child of {initial}"),
+            UsernsOwner(owner, caller) => {
                 write!(
                     f,
-                    "idmap: target's user namespace is not a child of the initial user namespace"
+                    "idmap: target's user namespace is owned by uid {owner}, not by the caller (uid {caller})"
                 )
             }
-            UsernsOwner { owner, caller } => write!(
-                f,
-                "idmap: target's user namespace is owned by uid {owner}, not by the caller (uid {caller})"
-            ),
+            UsernsNotAccessible(caller) => {
+                write!(
+                    f,
+                    "idmap: target's user namespace is not accessible to the caller (uid {caller})"
+                )
+            }
             MapWritten(kind) => write!(f, "idmap: target's {kind} map is already written"),
             BadMap(kind, e) => write!(f, "idmap: bad {kind} map: {e}"),
             HostZero(kind, m) => write!(f, "idmap: {kind} range {m} maps host id 0, which only root may map"),
-            NotGranted {
-                kind,
-                mapping,
-                user,
-                file,
-            } => {
-                write!(f, "idmap: {kind} range {mapping} is not granted to {user} by {file}")
-            }
-            PolicyIo { path, doing, why } => write!(f, "{path}: {doing}: {why}"),
+            NotGranted(kind, m, user, file) => write!(f, "idmap: {kind} range {m} is not granted to {user} by {file}"),
+            PolicyIo(path, doing, why) => write!(f, "{path}: {doing}: {why}"),
             PolicyNotRegular(path) => write!(f, "{path}: not a regular file"),
             PolicyNotRoot(path) => write!(f, "{path}: not owned by root"),
             PolicyWritable(path) => write!(f, "{path}: writable by group or others"),
             PolicyTooLarge(path, max) => write!(f, "{path}: larger than {max} bytes"),
             PolicySyntax(path, e) => write!(f, "{path}: {e}"),
+            StateAccessible(path) => write!(f, "{path}: accessible by group or others"),
+            NotNetns(fd) => write!(f, "veth: target fd {fd} is not a network namespace"),
+            HostNetns => write!(f, "veth: target network namespace is the host's"),
+            NetnsOwner(owner, caller) => write!(
+                f,
+                "veth: target network namespace belongs to a user namespace owned by uid {owner}, \
+                 not by the caller (uid {caller})"
+            ),
+            OwnNetnsNotInitial => write!(f, "veth: the caller's network namespace is not owned by {initial}"),
+            NoUsernetEntry(user, bridge) => {
+                write!(f, "veth: {user} may not create veths on {bridge} (no entry in {file})")
+            }
+            NoBridge(bridge) => write!(f, "veth: bridge {bridge} does not exist"),
+            NotBridge(bridge) => write!(f, "veth: {bridge} is not a bridge"),
+            OverQuota(user, count, allowance, bridge) => {
+                write!(
+                    f,
+                    "veth: {user} has {count} of {allowance} veths allowed on {bridge} by {file}"
+                )
+            }
         }
     }
 }
@@ -153,7 +169,7 @@ mod tests {
                 71,
                 "not privileged: must be installed setuid root and run in the initial user namespace",
             ),
-            (Error::FdNotOpen(3), 77, "idmap: target fd 3 is not open"),
+            (Error::FdNotOpen("idmap", 3), 77, "idmap: target fd 3 is not open"),
             (
                 Error::NotProcPidDir(3),
                 77,
@@ -161,10 +177,7 @@ mod tests {
             ),
             (Error::TargetExited, 77, "idmap: target process has exited"),
             (
-                Error::TargetUid {
-                    target: 0,
-                    caller: 1000,
-                },
+                Error::TargetUid(0, 1000),
                 77,
                 "idmap: target process belongs to uid 0, not to the caller (uid 1000)",
             ),
@@ -179,10 +192,7 @@ mod tests {
                 "idmap: target's user namespace is not a child of the initial user namespace",
             ),
             (
-                Error::UsernsOwner {
-                    owner: 1001,
-                    caller: 1000,
-                },
+                Error::UsernsOwner(1001, 1000),
                 77,
                 "idmap: target's user namespace is owned by uid 1001, not by the caller (uid 1000)",
             ),
@@ -202,21 +212,12 @@ mod tests {
                 "idmap: uid range [0-1) -> [0-1) maps host id 0, which only root may map",
             ),
             (
-                Error::NotGranted {
-                    kind: IdKind::Gid,
-                    mapping: m,
-                    user: "alice".into(),
-                    file: "/etc/subgid",
-                },
+                Error::NotGranted(IdKind::Gid, m, "alice".into(), "/etc/subgid"),
                 77,
                 "idmap: gid range [1-65537) -> [165536-231072) is not granted to alice by /etc/subgid",
             ),
             (
-                Error::PolicyIo {
-                    path: "/etc/subuid".into(),
-                    doing: "cannot open",
-                    why: enoent.to_string(),
-                },
+                Error::PolicyIo("/etc/subuid".into(), "cannot open", enoent.to_string()),
                 78,
                 "/etc/subuid: cannot open: No such file or directory (os error 2)",
             ),
@@ -241,6 +242,45 @@ mod tests {
                 ),
                 78,
                 "/etc/subuid: line 3: expected OWNER:START:COUNT",
+            ),
+            (Error::FdNotOpen("veth", 3), 77, "veth: target fd 3 is not open"),
+            (Error::NotNetns(3), 77, "veth: target fd 3 is not a network namespace"),
+            (Error::HostNetns, 77, "veth: target network namespace is the host's"),
+            (
+                Error::NetnsOwner(0, 1000),
+                77,
+                "veth: target network namespace belongs to a user namespace owned by uid 0, not by the caller (uid 1000)",
+            ),
+            (
+                Error::OwnNetnsNotInitial,
+                77,
+                "veth: the caller's network namespace is not owned by the initial user namespace",
+            ),
+            (Error::NoBridge("br0".into()), 77, "veth: bridge br0 does not exist"),
+            (Error::NotBridge("dummy0".into()), 77, "veth: dummy0 is not a bridge"),
+            (
+                Error::StateAccessible("/run/burrow".into()),
+                78,
+                "/run/burrow: accessible by group or others",
+            ),
+            (
+                Error::PolicySyntax(
+                    "/etc/burrow/usernet",
+                    SubidSyntaxError {
+                        line: 2,
+                        why: "expected USER|@GROUP veth BRIDGE COUNT",
+                    },
+                ),
+                78,
+                "/etc/burrow/usernet: line 2: expected USER|@GROUP veth BRIDGE COUNT",
+            ),
+            (
+                Error::os(
+                    "veth: creating the veth pair",
+                    io::Error::from_raw_os_error(libc::EPERM),
+                ),
+                71,
+                "veth: creating the veth pair: Operation not permitted (os error 1)",
             ),
             (
                 Error::os("idmap: writing uid_map", io::Error::from_raw_os_error(libc::EPERM)),

@@ -1,7 +1,8 @@
-//! Who the caller is. Runs in burrow-helper: the real ids are read while it is
-//! still setuid root, the login name after it dropped to the caller's uid.
-//! Trusted: only the kernel's real uid/gid and root's password database; never
-//! argv, the environment (USER, LOGNAME), or anything about the target.
+//! Who the caller is. Runs in burrow-helper: the real ids (and, for veth, the
+//! groups) are read while it is still setuid root, the login and group names
+//! after it dropped to the caller's uid. Trusted: only the kernel's real
+//! uid/gid and groups, and root's password and group databases; never argv,
+//! the environment (USER, LOGNAME), or anything about the target.
 
 use crate::error::Error;
 use crate::sys;
@@ -35,8 +36,9 @@ impl Caller {
         Ok(())
     }
 
-    /// The OWNER to match in /etc/subuid and /etc/subgid; the numeric uid
-    /// matches too (see `subid::granted`).
+    /// The OWNER to match in /etc/subuid and /etc/subgid, and the USER in
+    /// /etc/burrow/usernet; the numeric uid matches too (`subid::granted`,
+    /// `usernet::allowance`).
     pub fn subid_owner(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.uid.to_string())
     }
@@ -45,4 +47,18 @@ impl Caller {
     pub fn display_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| format!("uid {}", self.uid))
     }
+}
+
+/// The caller's groups as usernet matches them: the real gid and every
+/// supplementary group (as the caller had them at exec, recorded before the
+/// drop), each by gid in decimal and by name when the group database has one.
+pub fn group_names(real_gid: u32, supplementary: &[u32]) -> Result<Vec<String>, Error> {
+    let mut names = Vec::new();
+    for &gid in std::iter::once(&real_gid).chain(supplementary) {
+        let name =
+            sys::group_name(gid).map_err(|e| Error::os(format!("looking up gid {gid} in the group database"), e))?;
+        names.extend(name.and_then(|n| String::from_utf8(n).ok()));
+        names.push(gid.to_string());
+    }
+    Ok(names)
 }

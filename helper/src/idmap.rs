@@ -7,8 +7,8 @@
 
 use crate::error::Error;
 use crate::identity::Caller;
-use crate::privilege;
-use crate::target::Target;
+use crate::target::{self, Target};
+use crate::{policy_file, privilege};
 use burrow_shared::ids::{IdKind, IdMapping, check_map, render_map};
 use burrow_shared::request::IdmapRequest;
 use burrow_shared::subid::{self, SubidEntry};
@@ -25,6 +25,33 @@ pub const SUBGID_FILE: &str = match option_env!("BURROW_SUBGID_FILE") {
     Some(path) => path,
     None => "/etc/subgid",
 };
+
+/// The operation, from the still-privileged helper to the success line:
+/// drop to the caller with CAP_SETUID/CAP_SETGID permitted, verify the
+/// target, check the request against /etc/subuid and /etc/subgid (reading a
+/// file only when needed), write the maps.
+pub fn run(request: &IdmapRequest, target_fd_open: bool, mut caller: Caller) -> Result<String, Error> {
+    let uid_caps = uid_map_caps(request, &caller);
+    let mut permitted = uid_caps.clone();
+    permitted.push(Capability::CAP_SETGID);
+    privilege::drop_to(&caller, &permitted)?;
+    caller.look_up_name()?;
+
+    let kinds: Vec<IdKind> = [IdKind::Uid, IdKind::Gid]
+        .into_iter()
+        .filter(|&k| !request.map(k).is_empty())
+        .collect();
+    let target = target::verify(request.proc_fd, target_fd_open, &caller, &kinds)?;
+
+    let mut load = |kind| policy_file::read(policy_file(kind), subid::parse);
+    let setgroups = check(request, &caller, &mut load)?;
+
+    apply(&target, request, setgroups, &uid_caps)?;
+    let (pid, uids, gids) = (target.pid, request.uid.len(), request.gid.len());
+    Ok(format!(
+        "ok idmap pid={pid} uid={uids} gid={gids} setgroups={setgroups}"
+    ))
+}
 
 pub fn policy_file(kind: IdKind) -> &'static str {
     match kind {
@@ -110,13 +137,7 @@ fn check_kind(
             None => granted.insert(subid::granted(&load(kind)?, &caller.subid_owner(), caller.uid)),
         };
         if !subid::covers(ranges, m.host()) {
-            let (user, file) = (caller.display_name(), policy_file(kind));
-            return Err(Error::NotGranted {
-                kind,
-                mapping: m,
-                user,
-                file,
-            });
+            return Err(Error::NotGranted(kind, m, caller.display_name(), policy_file(kind)));
         }
     }
     Ok(granted.is_some())

@@ -1,9 +1,10 @@
 //! burrow-helper: burrow's setuid-root helper. Runs as root (setuid) and
 //! treats its caller as hostile: argv, environment, fds, signals, umask and
-//! the target process are all untrusted. One request per exec:
+//! the target are all untrusted. One request per exec:
 //!
 //! ```text
 //! burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...
+//! burrow-helper veth --netns-fd FD --bridge BRIDGE
 //! ```
 //!
 //! 1. Hygiene (`hygiene`): panic hook (one fixed line, exit 70, no
@@ -14,13 +15,10 @@
 //!    close every inherited fd above 2 except the target fd.
 //! 3. Identity from the kernel's real ids (`identity`); prove privilege:
 //!    euid 0 in the initial user namespace (`privilege::verify`).
-//! 4. Drop privilege (`privilege::drop_to`): the caller's uid and gid, no
-//!    groups, only CAP_SETUID/CAP_SETGID permitted, none effective; then look
-//!    up the caller's login name.
-//! 5. Verify the target fd (`target::verify`).
-//! 6. Check the whole request against /etc/subuid and /etc/subgid
-//!    (`idmap::check`, reading `policy_file`s only when needed).
-//! 7. Apply (`idmap::apply`) and print the one success line.
+//! 4. The operation (`idmap::run`, `veth::run`), each in the same order:
+//!    drop privilege to the caller's ids with only the capabilities it needs,
+//!    verify the target, check the request against root's policy (a pure
+//!    `check`), apply, and return the one success line, printed here.
 //!
 //! Every failure prints one line on stderr and exits with its code (`error`).
 
@@ -28,12 +26,13 @@ mod error;
 mod hygiene;
 mod identity;
 mod idmap;
+mod netlink;
 mod policy_file;
 mod privilege;
 mod sys;
 mod target;
+mod veth;
 
-use burrow_shared::ids::IdKind;
 use burrow_shared::request::{self, Request};
 use error::Error;
 use std::ffi::OsString;
@@ -68,38 +67,18 @@ fn run(args: &[OsString]) -> Result<(), Error> {
     }
     let request = request::parse(args).map_err(Error::Usage)?;
     hygiene::close_inherited_fds(&request.fds())?;
-    let Request::Idmap(request) = request;
     // Recorded now: a later open (say by NSS) could land on a closed number.
-    let target_fd_open = sys::fd_is_open(request.proc_fd);
+    let target_fd_open = request.fds().iter().all(|&fd| sys::fd_is_open(fd));
 
     // 3.
-    let mut caller = identity::Caller::from_real_ids();
+    let caller = identity::Caller::from_real_ids();
     privilege::verify()?;
 
     // 4.
-    let uid_caps = idmap::uid_map_caps(&request, &caller);
-    let mut permitted = uid_caps.clone();
-    permitted.push(caps::Capability::CAP_SETGID);
-    privilege::drop_to(&caller, &permitted)?;
-    caller.look_up_name()?;
-
-    // 5.
-    let kinds: Vec<IdKind> = [IdKind::Uid, IdKind::Gid]
-        .into_iter()
-        .filter(|&k| !request.map(k).is_empty())
-        .collect();
-    let target = target::verify(request.proc_fd, target_fd_open, &caller, &kinds)?;
-
-    // 6.
-    let mut load = |kind| policy_file::read_subid(idmap::policy_file(kind));
-    let setgroups = idmap::check(&request, &caller, &mut load)?;
-
-    // 7.
-    idmap::apply(&target, &request, setgroups, &uid_caps)?;
-    let (pid, uids, gids) = (target.pid, request.uid.len(), request.gid.len());
-    let _ = writeln!(
-        std::io::stdout(),
-        "ok idmap pid={pid} uid={uids} gid={gids} setgroups={setgroups}"
-    );
+    let line = match &request {
+        Request::Idmap(request) => idmap::run(request, target_fd_open, caller)?,
+        Request::Veth(request) => veth::run(request, target_fd_open, caller)?,
+    };
+    let _ = writeln!(std::io::stdout(), "{line}");
     Ok(())
 }

@@ -1,14 +1,18 @@
-//! Trusted reading of root's policy files (/etc/subuid, /etc/subgid). Runs in
-//! burrow-helper as the caller's uid with no effective capabilities. The path
-//! is fixed at compile time; the file's text is trusted only once the file
-//! and every directory above it are shown to be root's alone: walked from `/`
-//! one component at a time without following symlinks, each directory
-//! root-owned and not writable by group or others, the file a regular file
-//! with the same owner and mode rule, read with a size cap.
+//! Trusted reading of root's policy files (/etc/subuid, /etc/subgid,
+//! /etc/burrow/usernet), and root's per-uid lock files below the state
+//! directory (/run/burrow). Policy files are read as the caller's uid with no
+//! effective capabilities; the lock file is opened (created if needed) while
+//! the helper is still root. Paths are fixed at compile time. A file is
+//! trusted only once it and every directory above it are shown to be root's
+//! alone: walked from `/` one component at a time without following
+//! symlinks, each directory root-owned and not writable by group or others,
+//! the file a regular file with the same owner and mode rule, read with a
+//! size cap. The state directory and a lock file must moreover be neither
+//! readable nor writable by group or others.
 
 use crate::error::Error;
 use crate::sys;
-use burrow_shared::subid::{self, SubidEntry, SubidSyntaxError};
+use burrow_shared::subid::SubidSyntaxError;
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Read;
@@ -16,81 +20,112 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 pub const MAX_POLICY_BYTES: u64 = 1 << 20;
 
-/// Reads and parses a subordinate-id file.
-pub fn read_subid(path: &'static str) -> Result<Vec<SubidEntry>, Error> {
-    let bytes = read_trusted(path)?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let bad = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count();
-        Error::PolicySyntax(
-            path,
-            SubidSyntaxError {
-                line,
-                why: "not valid UTF-8",
-            },
-        )
-    })?;
-    subid::parse(&text).map_err(|e| Error::PolicySyntax(path, e))
-}
+const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+/// The mode bits no policy file or directory above one may have.
+const WRITABLE: u32 = 0o022;
+/// The mode bits the state directory and its lock files may not have.
+const ACCESSIBLE: u32 = 0o077;
 
-fn read_trusted(path: &'static str) -> Result<Vec<u8>, Error> {
-    let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
-    let Some((file_name, parents)) = components.split_last() else {
-        return Err(Error::PolicyNotRegular(path.to_owned()));
-    };
-    let dir_flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
-    let mut dir = open_checked(None, "/", "/".to_owned(), dir_flags)?;
-    let mut walked = String::new();
-    for name in parents {
-        walked = format!("{walked}/{name}");
-        dir = open_checked(Some(dir.as_fd()), name, walked.clone(), dir_flags)?;
-    }
+/// Reads a policy file and parses it with `parse` (`subid::parse`,
+/// `usernet::parse`).
+pub fn read<T>(path: &'static str, parse: fn(&str) -> Result<T, SubidSyntaxError>) -> Result<T, Error> {
+    let (parents, file_name) = path.rsplit_once('/').unwrap_or(("", path));
+    let dir = open_dir(parents)?;
     // O_NONBLOCK: a FIFO planted here must not hang the helper before fstat.
     let file_flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
-    let file = open_checked(Some(dir.as_fd()), file_name, path.to_owned(), file_flags)?;
+    let file = open_checked(dir.as_fd(), file_name, path.to_owned(), file_flags, WRITABLE)?;
     let mut bytes = Vec::new();
     File::from(file)
         .take(MAX_POLICY_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::PolicyIo {
-            path: path.to_owned(),
-            doing: "cannot read",
-            why: e.to_string(),
-        })?;
+        .map_err(|e| io_error(path, "cannot read", e))?;
     if bytes.len() as u64 > MAX_POLICY_BYTES {
         return Err(Error::PolicyTooLarge(path, MAX_POLICY_BYTES));
     }
-    Ok(bytes)
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count();
+        let why = "not valid UTF-8";
+        Error::PolicySyntax(path, SubidSyntaxError { line, why })
+    })?;
+    parse(&text).map_err(|e| Error::PolicySyntax(path, e))
+}
+
+/// Opens (as root, creating it and its directory `dir` if missing)
+/// `{dir}/usernet-{uid}.lock`, for the caller of that uid to flock later.
+pub fn open_lock(dir: &'static str, uid: u32) -> Result<OwnedFd, Error> {
+    let (parents, dir_name) = dir.rsplit_once('/').unwrap_or(("", dir));
+    let parent = open_dir(parents)?;
+    let c_name = CString::new(dir_name).map_err(|e| io_error(dir, "cannot create", e))?;
+    // SECURITY: the caller's gid is still the effective one: new state files
+    // get group root instead (drop_to sets every gid to the caller's later).
+    sys::set_egid(0).map_err(|e| io_error(dir, "cannot create", e))?;
+    // SECURITY: creates root's own directory, mode 0700, below directories
+    // just shown to be root's alone; an existing one is checked below.
+    match sys::mkdirat(parent.as_fd(), &c_name, 0o700) {
+        Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(io_error(dir, "cannot create", e)),
+        _ => {}
+    }
+    let dir_fd = open_checked(parent.as_fd(), dir_name, dir.to_owned(), DIR_FLAGS, ACCESSIBLE)?;
+    let name = format!("usernet-{uid}.lock");
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY;
+    // SECURITY: creates (mode 0600) or opens root's lock file in root's 0700
+    // directory, following no symlink; its name comes from the real uid only.
+    open_checked(dir_fd.as_fd(), &name, format!("{dir}/{name}"), flags, ACCESSIBLE)
+}
+
+/// Walks from `/` to the directory `path`, checking each component.
+fn open_dir(path: &str) -> Result<OwnedFd, Error> {
+    let root = sys::openat(None, c"/", DIR_FLAGS).map_err(|e| io_error("/", "cannot open", e))?;
+    check_fd(&root, "/".to_owned(), DIR_FLAGS, WRITABLE)?;
+    let mut walked = String::new();
+    let mut dir = root;
+    for name in path.split('/').filter(|c| !c.is_empty()) {
+        walked = format!("{walked}/{name}");
+        dir = open_checked(dir.as_fd(), name, walked.clone(), DIR_FLAGS, WRITABLE)?;
+    }
+    Ok(dir)
 }
 
 /// Opens one component and checks what was opened (not the name: the fd).
 /// `shown` is the path up to this component, as messages name it.
-fn open_checked(dir: Option<BorrowedFd>, name: &str, shown: String, flags: libc::c_int) -> Result<OwnedFd, Error> {
-    let cannot_open = |why: String| Error::PolicyIo {
-        path: shown.clone(),
-        doing: "cannot open",
-        why,
-    };
-    let c_name = CString::new(name).map_err(|e| cannot_open(e.to_string()))?;
-    let fd = sys::openat(dir, &c_name, flags).map_err(|e| cannot_open(e.to_string()))?;
-    let st = sys::fstat(fd.as_fd()).map_err(|e| cannot_open(e.to_string()))?;
+fn open_checked(
+    dir: BorrowedFd,
+    name: &str,
+    shown: String,
+    flags: libc::c_int,
+    forbidden: u32,
+) -> Result<OwnedFd, Error> {
+    let c_name = CString::new(name).map_err(|e| io_error(&shown, "cannot open", e))?;
+    let fd = sys::openat(Some(dir), &c_name, flags).map_err(|e| io_error(&shown, "cannot open", e))?;
+    check_fd(&fd, shown, flags, forbidden)?;
+    Ok(fd)
+}
+
+fn check_fd(fd: &OwnedFd, shown: String, flags: libc::c_int, forbidden: u32) -> Result<(), Error> {
+    let st = sys::fstat(fd.as_fd()).map_err(|e| io_error(&shown, "cannot open", e))?;
     let want = if flags & libc::O_DIRECTORY != 0 {
         libc::S_IFDIR
     } else {
         libc::S_IFREG
     };
-    check_owner_and_mode(shown, st.st_mode, st.st_uid, want)?;
-    Ok(fd)
+    check_owner_and_mode(shown, st.st_mode, st.st_uid, want, forbidden)
 }
 
-/// The rule for the policy file and each directory above it.
-pub fn check_owner_and_mode(shown: String, mode: u32, uid: u32, want: u32) -> Result<(), Error> {
+fn io_error(path: &str, doing: &'static str, why: impl std::fmt::Display) -> Error {
+    Error::PolicyIo(path.to_owned(), doing, why.to_string())
+}
+
+/// The rule for a policy file or state file and each directory above it.
+pub fn check_owner_and_mode(shown: String, mode: u32, uid: u32, want: u32, forbidden: u32) -> Result<(), Error> {
     if mode & libc::S_IFMT != want {
         Err(Error::PolicyNotRegular(shown))
     } else if uid != 0 {
         Err(Error::PolicyNotRoot(shown))
-    } else if mode & 0o022 != 0 {
+    } else if mode & WRITABLE != 0 {
         Err(Error::PolicyWritable(shown))
+    } else if mode & forbidden != 0 {
+        Err(Error::StateAccessible(shown))
     } else {
         Ok(())
     }
@@ -102,8 +137,9 @@ mod tests {
 
     #[test]
     fn owner_and_mode_rule() {
-        let check =
-            |mode, uid, want| check_owner_and_mode("/etc/subuid".into(), mode, uid, want).map_err(|e| e.to_string());
+        let check = |mode, uid, want| {
+            check_owner_and_mode("/etc/subuid".into(), mode, uid, want, WRITABLE).map_err(|e| e.to_string())
+        };
         assert_eq!(check(libc::S_IFREG | 0o644, 0, libc::S_IFREG), Ok(()));
         assert_eq!(check(libc::S_IFDIR | 0o755, 0, libc::S_IFDIR), Ok(()));
         assert_eq!(
@@ -125,6 +161,28 @@ mod tests {
         assert_eq!(
             check(libc::S_IFDIR | 0o755, 0, libc::S_IFREG),
             Err("/etc/subuid: not a regular file".into())
+        );
+        // The state directory and lock files: no access at all for others.
+        let state = |mode, uid, want| {
+            check_owner_and_mode("/run/burrow".into(), mode, uid, want, ACCESSIBLE).map_err(|e| e.to_string())
+        };
+        assert_eq!(state(libc::S_IFDIR | 0o700, 0, libc::S_IFDIR), Ok(()));
+        assert_eq!(state(libc::S_IFREG | 0o600, 0, libc::S_IFREG), Ok(()));
+        for mode in [0o755, 0o710, 0o701] {
+            let e = Err("/run/burrow: accessible by group or others".into());
+            assert_eq!(state(libc::S_IFDIR | mode, 0, libc::S_IFDIR), e);
+        }
+        assert_eq!(
+            state(libc::S_IFDIR | 0o770, 0, libc::S_IFDIR),
+            Err("/run/burrow: writable by group or others".into())
+        );
+        assert_eq!(
+            state(libc::S_IFDIR | 0o700, 1000, libc::S_IFDIR),
+            Err("/run/burrow: not owned by root".into())
+        );
+        assert_eq!(
+            state(libc::S_IFLNK | 0o777, 0, libc::S_IFDIR),
+            Err("/run/burrow: not a regular file".into())
         );
     }
 }

@@ -1,6 +1,7 @@
 //! The helper's own privilege: proving it is setuid root in the initial user
 //! namespace, dropping to the caller's uid and gid with only the capabilities
-//! the request needs, and raising exactly one of them around each write.
+//! the request needs, and raising them only around the calls that need them
+//! (a map file's open and write; a netlink socket's creation and requests).
 //! Runs in burrow-helper, first as root, then as the caller. Untrusted:
 //! nothing read here comes from the caller except its real ids.
 
@@ -47,8 +48,9 @@ pub fn drop_to(caller: &Caller, permitted: &[Capability]) -> Result<(), Error> {
     // caller's (it must own the target namespace), as shadow's newuidmap does.
     sys::become_ids(caller.uid, caller.gid).map_err(|e| Error::os(doing, e))?;
     caps::clear(None, CapSet::Effective).map_err(failed(doing))?;
-    // SECURITY: permitted shrinks to CAP_SETUID and CAP_SETGID (plus
-    // CAP_SETFCAP for a root caller mapping host uid 0); none is effective.
+    // SECURITY: permitted shrinks to the operation's capabilities (idmap:
+    // CAP_SETUID and CAP_SETGID, plus CAP_SETFCAP for a root caller mapping
+    // host uid 0; veth: CAP_NET_ADMIN); none is effective.
     caps::set(None, CapSet::Permitted, &permitted).map_err(failed(doing))?;
     caps::securebits::set_keepcaps(false).map_err(failed(doing))?;
     // SECURITY: the uid change reset dumpability to fs.suid_dumpable, which
@@ -70,7 +72,8 @@ pub fn with_effective<T>(needed: &[Capability], f: impl FnOnce() -> Result<T, Er
     let needed: CapsHashSet = needed.iter().copied().collect();
     // SECURITY: raises only capabilities already in the permitted set chosen
     // by drop_to; every caller of with_effective opens or writes one map file
-    // whose content idmap::check has approved.
+    // whose content idmap::check has approved, or opens the netlink socket or
+    // creates and finishes (or deletes) the one veth pair veth::check approved.
     caps::set(None, CapSet::Effective, &needed).map_err(failed("raising capabilities"))?;
     let result = f();
     caps::clear(None, CapSet::Effective).map_err(failed("lowering capabilities"))?;

@@ -1,9 +1,9 @@
 //! Thin wrappers around the system calls std does not offer. Runs in
 //! burrow-helper at every stage (setuid root first, later the caller's uid with
-//! CAP_SETUID/CAP_SETGID permitted). The only module with `unsafe`: each
-//! wrapper passes plain values to one call and returns the errno it got.
+//! the operation's capabilities permitted). The only module with `unsafe`:
+//! each wrapper passes plain values to one call and returns the errno it got.
 //! Untrusted: the fd numbers (the target fd is the caller's); paths here are
-//! constants or components of the compile-time policy paths.
+//! constants or components of the compile-time policy and state paths.
 
 use std::ffi::CStr;
 use std::io;
@@ -88,24 +88,52 @@ pub fn getresuid_getresgid() -> ([u32; 3], [u32; 3]) {
     (u, g)
 }
 
+/// The supplementary groups of the process.
+pub fn getgroups() -> io::Result<Vec<u32>> {
+    let mut groups = vec![0; 65536];
+    // SAFETY: the buffer holds NGROUPS_MAX (65536) entries and its length is passed.
+    let n = check(unsafe { libc::getgroups(groups.len() as libc::c_int, groups.as_mut_ptr()) })?;
+    groups.truncate(n as usize);
+    Ok(groups)
+}
+
 /// The login name of `uid` in the password database, `None` if it has none.
 pub fn passwd_name(uid: u32) -> io::Result<Option<Vec<u8>>> {
+    // SAFETY: zeroed passwd is a valid out-value; buf is valid for `len`
+    // bytes during the call; a non-null result means pw_name points to a
+    // NUL-terminated string in buf, copied out before buf changes.
+    name_lookup(|buf, len| unsafe {
+        let mut entry: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = ptr::null_mut();
+        let ret = libc::getpwuid_r(uid, &mut entry, buf, len, &mut result);
+        let found = ret == 0 && !result.is_null() && !entry.pw_name.is_null();
+        (ret, found.then(|| CStr::from_ptr(entry.pw_name).to_bytes().to_vec()))
+    })
+}
+
+/// The name of group `gid` in the group database, `None` if it has none.
+pub fn group_name(gid: u32) -> io::Result<Option<Vec<u8>>> {
+    // SAFETY: as for passwd_name, with getgrgid_r, a group entry and gr_name.
+    name_lookup(|buf, len| unsafe {
+        let mut entry: libc::group = std::mem::zeroed();
+        let mut result: *mut libc::group = ptr::null_mut();
+        let ret = libc::getgrgid_r(gid, &mut entry, buf, len, &mut result);
+        let found = ret == 0 && !result.is_null() && !entry.gr_name.is_null();
+        (ret, found.then(|| CStr::from_ptr(entry.gr_name).to_bytes().to_vec()))
+    })
+}
+
+/// Runs a reentrant NSS lookup with a buffer growing up to 1 MiB; `lookup`
+/// returns the error number and the name found.
+fn name_lookup(
+    lookup: impl Fn(*mut libc::c_char, usize) -> (libc::c_int, Option<Vec<u8>>),
+) -> io::Result<Option<Vec<u8>>> {
     let mut buf = vec![0u8; 1024];
     loop {
-        // SAFETY: zeroed passwd is a valid out-value; buf outlives the call and
-        // its length is passed; the result pointer points into `entry`/`buf`.
-        let (ret, name) = unsafe {
-            let mut entry: libc::passwd = std::mem::zeroed();
-            let mut result: *mut libc::passwd = ptr::null_mut();
-            let ret = libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr().cast(), buf.len(), &mut result);
-            let name = (ret == 0 && !result.is_null() && !entry.pw_name.is_null())
-                .then(|| CStr::from_ptr(entry.pw_name).to_bytes().to_vec());
-            (ret, name)
-        };
-        match ret {
-            0 => return Ok(name),
-            libc::ERANGE if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
-            errno => return Err(io::Error::from_raw_os_error(errno)),
+        match lookup(buf.as_mut_ptr().cast(), buf.len()) {
+            (0, name) => return Ok(name),
+            (libc::ERANGE, _) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            (errno, _) => return Err(io::Error::from_raw_os_error(errno)),
         }
     }
 }
@@ -128,10 +156,11 @@ pub fn borrow_fd(fd: RawFd) -> BorrowedFd<'static> {
 }
 
 /// openat(2); `None` means relative to the cwd (used only with absolute paths).
+/// A file created with O_CREAT (only the helper's lock file) gets mode 0600.
 pub fn openat(dir: Option<BorrowedFd>, path: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
     let dir = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
     // SAFETY: path is NUL-terminated; the new fd is owned by the OwnedFd only.
-    let fd = check(unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC) })?;
+    let fd = check(unsafe { libc::openat(dir, path.as_ptr(), flags | libc::O_CLOEXEC, 0o600 as libc::c_uint) })?;
     // SAFETY: fd was just returned by openat and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -167,10 +196,11 @@ pub fn ns_type(ns: BorrowedFd) -> io::Result<libc::c_int> {
     check(unsafe { libc::ioctl(ns.as_raw_fd(), libc::NS_GET_NSTYPE) })
 }
 
-/// NS_GET_PARENT on a user-namespace fd: a new fd for its parent namespace.
-pub fn ns_parent(ns: BorrowedFd) -> io::Result<OwnedFd> {
-    // SAFETY: NS_GET_PARENT takes no argument and returns a new fd.
-    let fd = check(unsafe { libc::ioctl(ns.as_raw_fd(), libc::NS_GET_PARENT) })?;
+/// NS_GET_PARENT (on a user namespace: its parent) or NS_GET_USERNS (on any
+/// namespace: the user namespace owning it): a new fd for that namespace.
+pub fn ns_related(ns: BorrowedFd, request: libc::Ioctl) -> io::Result<OwnedFd> {
+    // SAFETY: both ioctls take no argument and return a new fd.
+    let fd = check(unsafe { libc::ioctl(ns.as_raw_fd(), request) })?;
     // SAFETY: fd was just returned by the ioctl and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -181,4 +211,64 @@ pub fn ns_owner_uid(ns: BorrowedFd) -> io::Result<u32> {
     // SAFETY: NS_GET_OWNER_UID writes one uid_t through the valid pointer.
     check(unsafe { libc::ioctl(ns.as_raw_fd(), libc::NS_GET_OWNER_UID, &mut uid) })?;
     Ok(uid)
+}
+
+pub fn mkdirat(dir: BorrowedFd, name: &CStr, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: name is NUL-terminated; dir is a valid fd.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
+}
+
+/// flock(LOCK_EX), waiting for the lock.
+pub fn lock_exclusive(fd: BorrowedFd) -> io::Result<()> {
+    // SAFETY: plain-value call on a valid fd.
+    check(unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX) }).map(drop)
+}
+
+/// A byte count returned by a call, or the errno it set.
+fn check_size(n: isize) -> io::Result<usize> {
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Fills `buf` from getrandom(2).
+pub fn random(buf: &mut [u8]) -> io::Result<()> {
+    // SAFETY: buf is valid for writes of its length.
+    let n = check_size(unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) })?;
+    (n == buf.len())
+        .then_some(())
+        .ok_or_else(|| io::Error::other("short read"))
+}
+
+/// setegid(2): the helper's state files are created with group root.
+pub fn set_egid(gid: u32) -> io::Result<()> {
+    // SAFETY: plain-value call.
+    check(unsafe { libc::setegid(gid) }).map(drop)
+}
+
+/// A NETLINK_ROUTE socket. The kernel judges its requests by the opener's
+/// capabilities as well as the sender's.
+pub fn netlink_socket() -> io::Result<OwnedFd> {
+    let kind = libc::SOCK_RAW | libc::SOCK_CLOEXEC;
+    // SAFETY: plain-value call; the new fd is owned by the OwnedFd only.
+    let fd = check(unsafe { libc::socket(libc::AF_NETLINK, kind, libc::NETLINK_ROUTE) })?;
+    // SAFETY: fd was just returned by socket and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// send(2) of one whole datagram.
+pub fn send(fd: BorrowedFd, buf: &[u8]) -> io::Result<()> {
+    // SAFETY: buf is valid for reads of its length.
+    let n = check_size(unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0) })?;
+    (n == buf.len())
+        .then_some(())
+        .ok_or_else(|| io::Error::other("short send"))
+}
+
+/// recv(2) of one datagram into `buf`; one longer than `buf` is an error,
+/// never silently cut short (MSG_TRUNC makes netlink report its full length).
+pub fn recv(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for writes of its length.
+    let n = check_size(unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) })?;
+    (n <= buf.len())
+        .then_some(n)
+        .ok_or_else(|| io::Error::other(format!("a reply of {n} bytes overflows the buffer")))
 }

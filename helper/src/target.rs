@@ -1,5 +1,6 @@
-//! Verifies the target: the caller's /proc/PID directory fd. Runs in
-//! burrow-helper as the caller's uid with no effective capabilities.
+//! Verifies idmap's target: the caller's /proc/PID directory fd (and holds the
+//! namespace-fd checks veth shares). Runs in burrow-helper as the caller's uid
+//! with no effective capabilities.
 //! Untrusted: the fd (any fd at all), the process behind it, and its
 //! namespace. Everything goes through `*at` calls on the verified fd, which
 //! pins the process: once it exits, lookups fail instead of reaching a
@@ -31,7 +32,7 @@ pub struct Target {
 /// maps about to be written are still empty.
 pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Result<Target, Error> {
     if !fd_open {
-        return Err(Error::FdNotOpen(fd));
+        return Err(Error::FdNotOpen("idmap", fd));
     }
     let dir = sys::borrow_fd(fd);
     let on_procfs = sys::fs_magic(dir).is_ok_and(|magic| magic == sys::PROC_SUPER_MAGIC);
@@ -45,27 +46,29 @@ pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Re
     };
     check_status(&target.read(c"status")?, caller.uid)?;
 
-    let ns = target.open(c"ns/user", libc::O_RDONLY)?;
-    let is_userns = sys::fs_magic(ns.as_fd()).is_ok_and(|magic| magic == sys::NSFS_MAGIC)
-        && sys::ns_type(ns.as_fd()).is_ok_and(|t| t == libc::CLONE_NEWUSER);
-    if !is_userns {
+    // The kernel lets only those who may ptrace the target open its ns/user:
+    // a namespace the caller cannot even look at is not the caller's to map.
+    let ns = match sys::openat(Some(dir), c"ns/user", libc::O_RDONLY) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+            return Err(Error::UsernsNotAccessible(caller.uid));
+        }
+        result => result.map_err(|e| read_error(c"ns/user", e))?,
+    };
+    if !is_namespace(ns.as_fd(), libc::CLONE_NEWUSER) {
         return Err(Error::NotProcPidDir(fd));
     }
-    let parent = match sys::ns_parent(ns.as_fd()) {
+    let parent = match sys::ns_related(ns.as_fd(), libc::NS_GET_PARENT) {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Err(Error::TargetInInitialUserns),
         result => result.map_err(|e| Error::os("idmap: reading ns/user", e))?,
     };
-    let own = sys::openat(None, c"/proc/self/ns/user", libc::O_RDONLY)
-        .map_err(|e| Error::os("idmap: reading /proc/self/ns/user", e))?;
-    if dev_ino(parent.as_fd(), "ns/user")? != dev_ino(own.as_fd(), "/proc/self/ns/user")? {
+    let own = open_own_ns(c"/proc/self/ns/user", "idmap")?;
+    if dev_ino(parent.as_fd(), "idmap: reading ns/user")? != dev_ino(own.as_fd(), "idmap: reading /proc/self/ns/user")?
+    {
         return Err(Error::TargetNotChildOfInitialUserns);
     }
     let owner = sys::ns_owner_uid(ns.as_fd()).map_err(|e| Error::os("idmap: reading ns/user", e))?;
     if owner != caller.uid {
-        return Err(Error::UsernsOwner {
-            owner,
-            caller: caller.uid,
-        });
+        return Err(Error::UsernsOwner(owner, caller.uid));
     }
     for &kind in kinds {
         let name = if kind == IdKind::Uid { c"uid_map" } else { c"gid_map" };
@@ -77,7 +80,7 @@ pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Re
     let pid = stat.split(' ').next().and_then(parse_decimal_u32);
     let pid = pid.ok_or_else(|| Error::os("idmap: reading stat", "no pid in field 1"))?;
     Ok(Target {
-        userns: dev_ino(ns.as_fd(), "ns/user")?,
+        userns: dev_ino(ns.as_fd(), "idmap: reading ns/user")?,
         pid,
         ..target
     })
@@ -113,7 +116,7 @@ impl Target {
     /// before belongs to the verified namespace.
     pub fn recheck_userns(&self) -> Result<(), Error> {
         let ns = self.open(c"ns/user", libc::O_RDONLY)?;
-        if dev_ino(ns.as_fd(), "ns/user")? != self.userns {
+        if dev_ino(ns.as_fd(), "idmap: reading ns/user")? != self.userns {
             return Err(Error::TargetNotChildOfInitialUserns);
         }
         Ok(())
@@ -129,9 +132,23 @@ fn read_error(name: &CStr, e: io::Error) -> Error {
     }
 }
 
-fn dev_ino(fd: BorrowedFd, name: &str) -> Result<(u64, u64), Error> {
-    let st = sys::fstat(fd).map_err(|e| Error::os(format!("idmap: reading {name}"), e))?;
+/// A namespace's identity (or any file's); `doing` names it in an error.
+pub fn dev_ino(fd: BorrowedFd, doing: &str) -> Result<(u64, u64), Error> {
+    let st = sys::fstat(fd).map_err(|e| Error::os(doing, e))?;
     Ok((st.st_dev, st.st_ino))
+}
+
+/// Whether `fd` is a namespace of type `kind` (a CLONE_NEW* flag): the
+/// filesystem magic first, since the ioctl number means something else on
+/// another kind of fd.
+pub fn is_namespace(fd: BorrowedFd, kind: libc::c_int) -> bool {
+    sys::fs_magic(fd).is_ok_and(|magic| magic == sys::NSFS_MAGIC) && sys::ns_type(fd).is_ok_and(|t| t == kind)
+}
+
+/// Opens one of the helper's own namespaces (`/proc/self/ns/...`).
+pub fn open_own_ns(path: &CStr, op: &str) -> Result<OwnedFd, Error> {
+    let doing = || format!("{op}: reading {}", path.to_string_lossy());
+    sys::openat(None, path, libc::O_RDONLY).map_err(|e| Error::os(doing(), e))
 }
 
 /// Checks /proc/PID/status: not a zombie, and all four `Uid:` fields (real,
@@ -144,10 +161,7 @@ pub fn check_status(status: &str, caller_uid: u32) -> Result<(), Error> {
     let uids: Option<Vec<u32>> = field("Uid:").and_then(|v| v.split_whitespace().map(parse_decimal_u32).collect());
     match uids.as_deref() {
         Some(uids @ [_, _, _, _]) => match uids.iter().find(|&&uid| uid != caller_uid) {
-            Some(&target) => Err(Error::TargetUid {
-                target,
-                caller: caller_uid,
-            }),
+            Some(&target) => Err(Error::TargetUid(target, caller_uid)),
             None => Ok(()),
         },
         _ => Err(Error::os("idmap: reading status", "no valid Uid line")),

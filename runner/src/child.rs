@@ -10,12 +10,15 @@
 //!    then check the parent still holds its end of the socket: this closes
 //!    the race with a parent that died before the signal was armed.
 //! 4. unshare(CLONE_NEWCGROUP), so the container's cgroup is its `/`.
-//! 5. Host name; `lo` up.
+//! 5. Host name; read the veth peers' names from the netpipe; in the
+//!    container's own network namespace, `lo` up and each interface
+//!    configured (network.rs).
 //! 6. The filesystem tree and pivot_root (rootfs.rs), then the cwd.
 //! 7. Mark every fd above stderr close-on-exec, restore the signal mask and
 //!    SIGPIPE, send READY, exec. If exec fails, send FAILED(exec).
 
 use crate::exec;
+use crate::net;
 use crate::network;
 use crate::rootfs;
 use crate::sync::{Channel, Failure, Message, Step};
@@ -24,19 +27,23 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+
+/// More than the netpipe ever carries (names of at most 15 bytes).
+const NETPIPE_MAX: u64 = 4096;
 
 /// Exit status of a child that could not report its failure.
 const CHILD_FAILED: i32 = 125;
 
 /// Runs the child side; never returns.
-pub fn run(spec: &Spec, channel: Channel, signal_mask: &SigSet) -> ! {
+pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet) -> ! {
     let setgroups_allowed = match channel.expect("configure") {
         Ok(Message::Configure { setgroups_allowed }) => setgroups_allowed,
         // The parent is gone or confused: it reports its own error.
         _ => exit(CHILD_FAILED),
     };
-    let error = match configure(spec, &channel, setgroups_allowed, signal_mask) {
+    let error = match configure(spec, &channel, netpipe, setgroups_allowed, signal_mask) {
         Ok(()) => {
             let process = spec.process().as_ref();
             let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
@@ -64,7 +71,32 @@ fn os(step: Step, detail: &str) -> impl FnOnce(nix::Error) -> Failure {
     move |e| Failure::os(step, detail, &io::Error::from(e))
 }
 
-fn configure(spec: &Spec, channel: &Channel, setgroups_allowed: bool, signal_mask: &SigSet) -> Result<(), Failure> {
+/// The veth peers' names, one a line, as the parent wrote them into the
+/// netpipe before closing it (after lxc's netpipe).
+fn read_netpipe(netpipe: OwnedFd) -> Result<Vec<String>, Failure> {
+    let mut text = String::new();
+    std::fs::File::from(netpipe)
+        .take(NETPIPE_MAX)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::os(Step::Network, "reading the netpipe", &e))?;
+    let names: Vec<String> = text.lines().map(str::to_owned).collect();
+    if let Some(bad) = names.iter().find(|name| net::check_interface_name(name).is_err()) {
+        return Err(Failure {
+            step: Step::Network,
+            errno: 0,
+            detail: format!("bad interface name {bad:?} in the netpipe"),
+        });
+    }
+    Ok(names)
+}
+
+fn configure(
+    spec: &Spec,
+    channel: &Channel,
+    netpipe: OwnedFd,
+    setgroups_allowed: bool,
+    signal_mask: &SigSet,
+) -> Result<(), Failure> {
     let root_gid = Gid::from_raw(0);
     let root_uid = Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
@@ -92,7 +124,23 @@ fn configure(spec: &Spec, channel: &Channel, setgroups_allowed: bool, signal_mas
     if let Some(hostname) = spec.hostname() {
         nix::unistd::sethostname(hostname).map_err(os(Step::Hostname, "sethostname"))?;
     }
-    network::loopback_up().map_err(|e| Failure::os(Step::Network, "bringing up lo", &e))?;
+    let peers = read_netpipe(netpipe)?;
+    if namespaces.iter().any(|ns| ns.typ() == LinuxNamespaceType::Network) {
+        let interfaces = net::interfaces(spec.annotations().as_ref());
+        if peers.len() != interfaces.len() {
+            let detail = format!(
+                "expected {} interface names from burrow, got {}",
+                interfaces.len(),
+                peers.len()
+            );
+            return Err(Failure {
+                step: Step::Network,
+                errno: 0,
+                detail,
+            });
+        }
+        network::configure(&interfaces, &peers).map_err(|(what, e)| Failure::os(Step::Network, what, &e))?;
+    }
 
     rootfs::build(spec)?;
     let cwd = spec

@@ -2,6 +2,7 @@
 //! checked for shape here, and turned into the container's OCI spec in
 //! `spec.rs`.
 
+use crate::net::NetMode;
 use burrow_shared::ids::IdMapping;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -93,6 +94,35 @@ pub struct RunArgs {
     /// Mount the container's root read-only
     #[arg(long)]
     pub read_only: bool,
+
+    /// Network: none (a private namespace with only lo), host (share yours), or
+    /// bridge:BRIDGE (a veth on BRIDGE, as /etc/burrow/usernet allows; repeatable)
+    #[arg(long = "net", value_name = "MODE", value_parser = NetMode::parse)]
+    pub net: Vec<NetMode>,
+
+    /// An address for the interface of the --net bridge: before it (IPv4 or IPv6); repeatable
+    #[arg(long = "ip", value_name = "ADDR/PREFIX")]
+    pub ip: Vec<String>,
+
+    /// Default route via this address for the interface of the --net bridge: before it
+    #[arg(long = "gateway", value_name = "ADDR")]
+    pub gateway: Vec<String>,
+
+    /// MAC address of the interface of the --net bridge: before it
+    #[arg(long = "mac", value_name = "MAC")]
+    pub mac: Vec<String>,
+
+    /// MTU of the interface of the --net bridge: before it [default: the bridge's]
+    #[arg(long = "mtu", value_name = "N")]
+    pub mtu: Vec<String>,
+
+    /// Name of the interface of the --net bridge: before it [default: eth0, eth1, ...]
+    #[arg(long = "net-name", value_name = "NAME")]
+    pub net_name: Vec<String>,
+
+    /// A nameserver for the container's /etc/resolv.conf (mounted over the rootfs's own); repeatable
+    #[arg(long = "dns", value_name = "ADDR")]
+    pub dns: Vec<std::net::IpAddr>,
 
     /// The command and its arguments
     #[arg(

@@ -5,7 +5,7 @@
 
 use crate::error::{Context, Error, Result};
 use burrow_shared::ids::IdMapping;
-use burrow_shared::request::IdmapRequest;
+use burrow_shared::request::{IdmapRequest, VethRequest};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -33,10 +33,26 @@ pub fn idmap(proc_dir: BorrowedFd, uid: &[IdMapping], gid: &[IdMapping]) -> Resu
         uid: uid.to_vec(),
         gid: gid.to_vec(),
     };
-    run("idmap", &request.to_args(), proc_dir)
+    run("idmap", &request.to_args(), proc_dir).map(drop)
 }
 
-fn run(operation: &'static str, args: &[String], target: BorrowedFd) -> Result<()> {
+/// Has the helper create a veth pair on `bridge`, its peer in the network
+/// namespace `netns`; returns the peer's name there.
+pub fn veth(netns: BorrowedFd, bridge: &str) -> Result<String> {
+    let request = VethRequest {
+        netns_fd: TARGET_FD,
+        bridge: bridge.to_owned(),
+    };
+    let line = run("veth", &request.to_args(), netns)?;
+    let peer = line.split_whitespace().find_map(|field| field.strip_prefix("peer="));
+    peer.map(str::to_owned).ok_or_else(|| Error::Helper {
+        operation: "veth",
+        message: format!("unexpected reply {line:?}"),
+    })
+}
+
+/// Runs one helper operation on `target`; returns its success line.
+fn run(operation: &'static str, args: &[String], target: BorrowedFd) -> Result<String> {
     let path = helper_path()?;
     let source_fd = target.as_raw_fd();
     let mut command = Command::new(&path);
@@ -60,7 +76,7 @@ fn run(operation: &'static str, args: &[String], target: BorrowedFd) -> Result<(
         .context(|| format!("cannot start the helper {}", path.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if output.status.success() && stdout.starts_with(&format!("ok {operation} ")) {
-        return Ok(());
+        return Ok(stdout.lines().next().unwrap_or_default().to_owned());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     let message = match stderr.lines().next() {

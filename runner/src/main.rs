@@ -3,6 +3,7 @@
 //! error line or passes the container's exit status through.
 
 mod child;
+mod cleanup;
 mod cli;
 mod error;
 mod exec;
@@ -10,6 +11,8 @@ mod helper_client;
 mod idmap;
 mod log_stderr;
 mod mount_api;
+mod net;
+mod netlink;
 mod network;
 mod parent;
 mod rootfs;
@@ -19,19 +22,26 @@ mod supervise;
 mod sync;
 
 use burrow_shared::ids::{IdKind, check_map};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command, RunArgs};
 use error::{Error, Result, status};
 use idmap::Caller;
+use net::{Interface, NetMode};
 
 fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => std::process::exit(report_usage(e)),
     };
     log_stderr::init(cli.log_level.filter());
-    let result = match cli.command {
-        Command::Run(args) => run(&args),
+    let result = match (cli.command, matches.subcommand()) {
+        (Command::Run(args), Some(("run", run_matches))) => net::from_matches(run_matches)
+            .map_err(Error::Usage)
+            .and_then(|network| run(&args, network)),
+        _ => Err(Error::usage("unknown command (see burrow --help)")),
     };
     let code = result.unwrap_or_else(|e| {
         eprintln!("burrow: {e}");
@@ -40,7 +50,7 @@ fn main() {
     std::process::exit(code)
 }
 
-fn run(args: &RunArgs) -> Result<i32> {
+fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
     let caller = Caller::current();
     let mut without_subids = Vec::new();
     let mut maps = Vec::new();
@@ -57,7 +67,7 @@ fn run(args: &RunArgs) -> Result<i32> {
         check_map(&map).map_err(|e| Error::usage(format!("bad --{kind}map: {e}")))?;
         maps.push(map);
     }
-    let spec = spec::from_run_args(args, &maps[0], &maps[1])?;
+    let spec = spec::from_run_args(args, &maps[0], &maps[1], &network)?;
     if !without_subids.is_empty() {
         log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
     }

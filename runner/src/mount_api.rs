@@ -33,15 +33,17 @@ fn unit_result(ret: libc::c_long) -> io::Result<()> {
 }
 
 /// A detached copy of the mount tree at `path` (open_tree OPEN_TREE_CLONE),
-/// with all submounts when `recursive`.
-pub fn clone_tree(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+/// with all submounts when `recursive`; a relative `path` is looked up in
+/// `dir` when given.
+pub fn clone_tree(dir: Option<BorrowedFd>, path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    let dir = dir.map_or(libc::AT_FDCWD, |d| d.as_raw_fd());
     let path = cstring(path)?;
     let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;
     }
     // SAFETY: path is a valid NUL-terminated string; the flags are plain integers.
-    fd_result(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) })
+    fd_result(unsafe { libc::syscall(libc::SYS_open_tree, dir, path.as_ptr(), flags) })
 }
 
 /// A new, detached filesystem instance of `fstype` (fsopen, fsconfig,

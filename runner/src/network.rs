@@ -1,33 +1,125 @@
-//! The container's network (runner's child, root in its own user and network
-//! namespaces). With no interface requested, the namespace has only `lo`,
-//! which the kernel creates down: bring it up.
+//! The container's network, configured from inside (runner's child, root in
+//! its own user and network namespaces; and the parent's cleanup process,
+//! which joins them). `lo` comes up; each veth peer the helper created here is
+//! renamed and given its MAC, MTU, addresses and default route over
+//! rtnetlink — no `ip` binary, since the rootfs may have none.
 
+use crate::net::Interface;
+use crate::netlink::{CREATE, Netlink};
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteType};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::IpAddr;
 
-/// Sets IFF_UP on `lo` in the current network namespace.
-pub fn loopback_up() -> io::Result<()> {
-    // SAFETY: plain socket(2) call; the result is checked before use.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a new socket that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: ifreq is plain data; all-zero is valid.
-    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: request is a valid ifreq naming "lo"; the ioctl fills ifru_flags.
-    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: ifru_flags is the union member SIOCGIFFLAGS just filled.
-    unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-    // SAFETY: as above; SIOCSIFFLAGS reads the flags back.
-    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) } < 0 {
-        return Err(io::Error::last_os_error());
+/// Brings `lo` up and configures each interface; `peers` are the names the
+/// helper gave them here, in the same order.
+pub fn configure(interfaces: &[Interface], peers: &[String]) -> Result<(), (String, io::Error)> {
+    let at = |what: &str| {
+        let what = what.to_owned();
+        move |e: io::Error| (what, e)
+    };
+    let mut netlink = Netlink::open().map_err(at("opening rtnetlink"))?;
+    let links = netlink.links().map_err(at("listing interfaces"))?;
+    let index_of = |name: &str| {
+        links
+            .iter()
+            .find(|link| {
+                link.attributes
+                    .iter()
+                    .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
+            })
+            .map(|link| link.header.index)
+    };
+    let lo = index_of("lo").ok_or_else(|| ("finding lo".to_owned(), io::Error::from(io::ErrorKind::NotFound)))?;
+    set_up(&mut netlink, lo).map_err(at("bringing up lo"))?;
+    for (interface, peer) in interfaces.iter().zip(peers) {
+        let name = &interface.name;
+        let index = index_of(peer).ok_or_else(|| {
+            (
+                format!("finding {peer} for {name}"),
+                io::Error::from(io::ErrorKind::NotFound),
+            )
+        })?;
+        let mut link = LinkMessage::default();
+        link.header.index = index;
+        link.attributes.push(LinkAttribute::IfName(name.clone()));
+        if let Some(mac) = interface.mac {
+            link.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if let Some(mtu) = interface.mtu {
+            link.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        netlink
+            .request(RouteNetlinkMessage::SetLink(link), 0)
+            .map_err(at(&format!("renaming {peer} to {name}")))?;
+        for &(address, prefix) in &interface.addresses {
+            add_address(&mut netlink, index, address, prefix)
+                .map_err(at(&format!("adding {address}/{prefix} to {name}")))?;
+        }
+        set_up(&mut netlink, index).map_err(at(&format!("bringing up {name}")))?;
+        for &gateway in &interface.gateways {
+            add_default_route(&mut netlink, index, gateway)
+                .map_err(at(&format!("adding the default route via {gateway} on {name}")))?;
+        }
     }
     Ok(())
+}
+
+/// Deletes every interface but `lo` in the current network namespace; run by
+/// the cleanup process so a veth's host end is gone when burrow exits.
+pub fn remove_interfaces() -> io::Result<()> {
+    let mut netlink = Netlink::open()?;
+    for link in netlink.links()? {
+        if !link.header.flags.contains(LinkFlags::Loopback) {
+            let mut delete = LinkMessage::default();
+            delete.header.index = link.header.index;
+            netlink.request(RouteNetlinkMessage::DelLink(delete), 0)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_up(netlink: &mut Netlink, index: u32) -> io::Result<()> {
+    let mut link = LinkMessage::default();
+    link.header.index = index;
+    link.header.flags = LinkFlags::Up;
+    link.header.change_mask = LinkFlags::Up;
+    netlink.request(RouteNetlinkMessage::SetLink(link), 0)
+}
+
+fn family(address: IpAddr) -> AddressFamily {
+    if address.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    }
+}
+
+fn add_address(netlink: &mut Netlink, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
+    let mut message = AddressMessage::default();
+    message.header.family = family(address);
+    message.header.prefix_len = prefix;
+    message.header.index = index;
+    message.attributes.push(AddressAttribute::Local(address));
+    message.attributes.push(AddressAttribute::Address(address));
+    if address.is_ipv6() {
+        // Usable at once: no duplicate address detection on a private link.
+        message.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    netlink.request(RouteNetlinkMessage::NewAddress(message), CREATE)
+}
+
+fn add_default_route(netlink: &mut Netlink, index: u32, gateway: IpAddr) -> io::Result<()> {
+    let mut route = RouteMessage::default();
+    route.header.address_family = family(gateway);
+    route.header.table = RouteHeader::RT_TABLE_MAIN;
+    route.header.protocol = RouteProtocol::Boot;
+    route.header.kind = RouteType::Unicast;
+    route
+        .attributes
+        .push(RouteAttribute::Gateway(RouteAddress::from(gateway)));
+    route.attributes.push(RouteAttribute::Oif(index));
+    netlink.request(RouteNetlinkMessage::NewRoute(route), CREATE)
 }

@@ -5,17 +5,23 @@
 //! 2. clone3 into the spec's namespaces; the child continues in child::run.
 //! 3. Open the child's /proc/PID directory: the child cannot be reaped (we
 //!    are its parent and have not waited), so the fd names it for sure.
-//! 4. Write its uid/gid maps (idmap.rs).
+//! 4. Write its uid/gid maps (idmap.rs); have the helper make each veth,
+//!    its peer directly in the child's network namespace, and write the
+//!    peers' names into the netpipe.
 //! 5. CONFIGURE; wait for READY or the child's FAILED.
 //! 6. Wait for exec: EOF on the close-on-exec socket means exec'd; FAILED
 //!    means exec failed.
 //! 7. Supervise it; its status is burrow's.
 //!
-//! If anything fails after the clone, the child is killed and reaped.
+//! If anything fails after the clone, the child is killed and reaped. Either
+//! way, the veths made for it are deleted before burrow exits (cleanup.rs).
 
 use crate::child;
+use crate::cleanup;
 use crate::error::{Context, Error, Result};
+use crate::helper_client;
 use crate::idmap::{self, Caller};
+use crate::net;
 use crate::spawn::{self, Child};
 use crate::spec;
 use crate::supervise::{self, Signals};
@@ -24,20 +30,24 @@ use burrow_shared::ids::IdKind;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::os::fd::AsFd;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 
 pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
+    let (netpipe_read, netpipe_write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "creating the netpipe".to_owned())?;
     let signals = Signals::block().context(|| "blocking signals".to_owned())?;
     let child = match spawn::clone_child(clone_flags(spec)).context(|| "starting the container process".to_owned())? {
         None => {
-            drop(parent_end);
-            child::run(spec, child_end, &signals.original_mask)
+            drop((parent_end, netpipe_write));
+            child::run(spec, child_end, netpipe_read, &signals.original_mask)
         }
         Some(child) => child,
     };
-    drop(child_end);
-    match start(spec, caller, &child, &parent_end) {
+    drop((child_end, netpipe_read));
+    let mut interfaces_made = None;
+    let result = match start(spec, caller, &child, &parent_end, netpipe_write, &mut interfaces_made) {
         Ok(()) => {
             drop(parent_end);
             supervise::wait(&child, &signals).context(|| "supervising the container".to_owned())
@@ -47,7 +57,11 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
             let _ = supervise::reap(&child);
             Err(error)
         }
+    };
+    if let Some(namespaces) = interfaces_made {
+        cleanup::remove_interfaces(&namespaces);
     }
+    result
 }
 
 /// The CLONE_NEW* flags for the spec's namespaces. The cgroup namespace is
@@ -65,7 +79,17 @@ fn clone_flags(spec: &Spec) -> u64 {
         .fold(0, |flags, ns| flags | ns.typ() as u64)
 }
 
-fn start(spec: &Spec, caller: &Caller, child: &Child, channel: &Channel) -> Result<()> {
+/// Steps 3 to 6. `interfaces_made` receives the container's namespaces once
+/// the helper has made a veth there, so they outlive the container for
+/// cleanup.
+fn start(
+    spec: &Spec,
+    caller: &Caller,
+    child: &Child,
+    channel: &Channel,
+    netpipe: OwnedFd,
+    interfaces_made: &mut Option<cleanup::Namespaces>,
+) -> Result<()> {
     let proc_dir = nix::fcntl::open(
         format!("/proc/{}", child.pid).as_str(),
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
@@ -75,6 +99,20 @@ fn start(spec: &Spec, caller: &Caller, child: &Child, channel: &Channel) -> Resu
     let uid_map = spec::id_map(spec, IdKind::Uid);
     let gid_map = spec::id_map(spec, IdKind::Gid);
     let setgroups_allowed = idmap::write_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map)?;
+
+    let interfaces = net::interfaces(spec.annotations().as_ref());
+    let mut peers = String::new();
+    if !interfaces.is_empty() {
+        let namespaces = interfaces_made.insert(cleanup::Namespaces::open(proc_dir.as_fd())?);
+        for interface in &interfaces {
+            let peer = helper_client::veth(namespaces.net.as_fd(), &interface.bridge)?;
+            peers.push_str(&peer);
+            peers.push('\n');
+        }
+    }
+    std::fs::File::from(netpipe)
+        .write_all(peers.as_bytes())
+        .context(|| "writing the netpipe".to_owned())?;
 
     channel
         .send(&Message::Configure { setgroups_allowed })

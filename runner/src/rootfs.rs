@@ -17,13 +17,14 @@ use crate::mount_api::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_tree, new_filesystem,
     open_in_root, set_attributes,
 };
+use crate::net;
 use crate::spec;
 use crate::sync::{Failure, Step};
 use nix::fcntl::{OFlag, openat};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, mkdirat};
 use oci_spec::runtime::{Mount, Spec};
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -70,6 +71,9 @@ pub fn build(spec: &Spec) -> Result<(), Failure> {
     }
     if dev_is_tmpfs {
         add_dev_links(root.as_fd())?;
+    }
+    if let Some(text) = net::resolv_conf(spec.annotations().as_ref()) {
+        mount_resolv_conf(root.as_fd(), &text)?;
     }
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         set_attributes(root.as_fd(), MOUNT_ATTR_RDONLY, false).map_err(fail("making the root read-only"))?;
@@ -127,7 +131,7 @@ fn clone_bind_source(mount: &Mount) -> Result<Option<OwnedFd>, Failure> {
             detail,
         });
     }
-    let tree = clone_tree(source, options.recursive).map_err(fail(format!("cloning {}", source.display())))?;
+    let tree = clone_tree(None, source, options.recursive).map_err(fail(format!("cloning {}", source.display())))?;
     if options.attrs != 0 {
         set_attributes(tree.as_fd(), options.attrs, options.recursive)
             .map_err(fail(format!("setting options on {}", source.display())))?;
@@ -141,7 +145,7 @@ fn make_root(spec: &Spec) -> Result<OwnedFd, Failure> {
         (tmpfs, PathBuf::from(TMPFS_ROOT_STAGE))
     } else {
         let path = spec.root().as_ref().map(|r| r.path().clone()).unwrap_or_default();
-        let tree = clone_tree(&path, true).map_err(fail(format!("cloning rootfs {}", path.display())))?;
+        let tree = clone_tree(None, &path, true).map_err(fail(format!("cloning rootfs {}", path.display())))?;
         (tree, path)
     };
     let target = nix::fcntl::open(
@@ -179,7 +183,7 @@ fn new_mount(mount: &Mount, typ: &str) -> io::Result<OwnedFd> {
     let source = mount.source().as_deref().and_then(Path::to_str).unwrap_or(typ);
     match new_filesystem(typ, source, &options.data, options.attrs) {
         Err(e) if typ == "sysfs" && e.raw_os_error() == Some(libc::EPERM) => {
-            let tree = clone_tree(Path::new("/sys"), true)?;
+            let tree = clone_tree(None, Path::new("/sys"), true)?;
             set_attributes(tree.as_fd(), MOUNT_ATTR_RDONLY | options.attrs, true)?;
             Ok(tree)
         }
@@ -230,6 +234,29 @@ fn add_dev_links(root: BorrowedFd) -> Result<(), Failure> {
             .map_err(|e| fail(format!("linking /dev/{name}"))(e.into()))?;
     }
     Ok(())
+}
+
+/// `--dns`: a resolv.conf on a private tmpfs, bound over the rootfs's own so
+/// the image on disk is never written.
+fn mount_resolv_conf(root: BorrowedFd, text: &str) -> Result<(), Failure> {
+    let tmpfs = new_filesystem(
+        "tmpfs",
+        "tmpfs",
+        &["mode=755", "size=16k"],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    )
+    .map_err(fail("creating a tmpfs for resolv.conf"))?;
+    let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+    let file = openat(tmpfs.as_fd(), "resolv.conf", flags, Mode::from_bits_truncate(0o644))
+        .map_err(|e| fail("writing resolv.conf")(e.into()))?;
+    std::fs::File::from(file)
+        .write_all(text.as_bytes())
+        .map_err(fail("writing resolv.conf"))?;
+    let source =
+        clone_tree(Some(tmpfs.as_fd()), Path::new("resolv.conf"), false).map_err(fail("cloning resolv.conf"))?;
+    let target = make_target(root, Path::new("/etc/resolv.conf"), true)
+        .map_err(fail("creating mount point /etc/resolv.conf"))?;
+    attach(source.as_fd(), target.as_fd()).map_err(fail("mounting resolv.conf"))
 }
 
 fn pivot_into(root: BorrowedFd) -> Result<(), Failure> {

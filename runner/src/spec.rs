@@ -6,6 +6,7 @@
 use crate::cli::RunArgs;
 use crate::error::{Context, Error, Result};
 use crate::exec::DEFAULT_PATH;
+use crate::net::{self, Interface, NetMode};
 use burrow_shared::ids::{IdKind, IdMapping};
 use oci_spec::runtime::{
     LinuxBuilder, LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
@@ -42,7 +43,12 @@ const NAMESPACES: &[LinuxNamespaceType] = &[
 ];
 
 /// Builds the spec for `burrow run`, with the id maps already chosen.
-pub fn from_run_args(args: &RunArgs, uid_map: &[IdMapping], gid_map: &[IdMapping]) -> Result<Spec> {
+pub fn from_run_args(
+    args: &RunArgs,
+    uid_map: &[IdMapping],
+    gid_map: &[IdMapping],
+    (net_mode, interfaces): &(NetMode, Vec<Interface>),
+) -> Result<Spec> {
     check_hostname(&args.hostname)?;
     args.check_command().map_err(Error::Usage)?;
     let command = args
@@ -56,6 +62,7 @@ pub fn from_run_args(args: &RunArgs, uid_map: &[IdMapping], gid_map: &[IdMapping
         .collect::<Result<Vec<_>>>()?;
 
     let mut annotations = HashMap::new();
+    net::annotate(&mut annotations, interfaces, &args.dns);
     let root_path = match &args.rootfs {
         Some(dir) => rootfs_dir(dir)?,
         None => {
@@ -97,6 +104,8 @@ pub fn from_run_args(args: &RunArgs, uid_map: &[IdMapping], gid_map: &[IdMapping
         .map_err(invalid)?;
     let namespaces = NAMESPACES
         .iter()
+        // --net host: no network namespace of its own.
+        .filter(|&&typ| !(typ == LinuxNamespaceType::Network && *net_mode == NetMode::Host))
         .map(|&typ| LinuxNamespaceBuilder::default().typ(typ).build().map_err(invalid))
         .collect::<Result<Vec<_>>>()?;
     let linux = LinuxBuilder::default()
@@ -266,7 +275,7 @@ mod tests {
     #[test]
     fn default_root_is_tmpfs_with_host_dirs() {
         let map = [IdMapping::new(0, 1000, 1).unwrap()];
-        let spec = from_run_args(&run_args(&["sh"]), &map, &map).unwrap();
+        let spec = from_run_args(&run_args(&["sh"]), &map, &map, &(NetMode::None, vec![])).unwrap();
         assert!(root_is_tmpfs(&spec));
         let mounts = spec.mounts().as_ref().unwrap();
         assert!(mounts.iter().any(|m| m.destination() == Path::new("/usr")));
@@ -296,17 +305,35 @@ mod tests {
     #[test]
     fn bad_inputs_are_usage_errors() {
         let map = [IdMapping::new(0, 1000, 1).unwrap()];
-        let err = from_run_args(&run_args(&["--hostname", "a b", "sh"]), &map, &map).unwrap_err();
+        let err = from_run_args(
+            &run_args(&["--hostname", "a b", "sh"]),
+            &map,
+            &map,
+            &(NetMode::None, vec![]),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "bad --hostname \"a b\": use 1 to 64 letters, digits, '-' or '.'"
         );
-        let err = from_run_args(&run_args(&["--rootfs", "/nonexistent/x", "sh"]), &map, &map).unwrap_err();
+        let err = from_run_args(
+            &run_args(&["--rootfs", "/nonexistent/x", "sh"]),
+            &map,
+            &map,
+            &(NetMode::None, vec![]),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "bad --rootfs /nonexistent/x: No such file or directory (os error 2)"
         );
-        let err = from_run_args(&run_args(&["--bind", "/nonexistent/y:/y", "sh"]), &map, &map).unwrap_err();
+        let err = from_run_args(
+            &run_args(&["--bind", "/nonexistent/y:/y", "sh"]),
+            &map,
+            &map,
+            &(NetMode::None, vec![]),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "bad --bind /nonexistent/y: No such file or directory (os error 2)"

@@ -7,3 +7,4 @@ pub mod exit;
 pub mod ids;
 pub mod request;
 pub mod subid;
+pub mod usernet;

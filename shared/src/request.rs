@@ -5,17 +5,20 @@
 //!
 //! ```text
 //! burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...
+//! burrow-helper veth --netns-fd FD --bridge BRIDGE
 //! ```
 //!
-//! FD is an open directory `/proc/PID` of the target process, inherited from
-//! the caller; the helper never opens a path the caller names.
+//! FD is inherited from the caller: for idmap an open directory `/proc/PID`
+//! of the target process, for veth an nsfs fd on the target's network
+//! namespace. The helper never opens a path the caller names.
 
 use crate::ids::{IdKind, IdMapping, MAX_MAP_LINES, parse_decimal_u32};
 use std::ffi::OsString;
 use std::fmt;
 use std::os::fd::RawFd;
 
-pub const USAGE: &str = "usage: burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...";
+pub const USAGE: &str = "usage: burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...
+       burrow-helper veth --netns-fd FD --bridge BRIDGE";
 
 /// Inherited fds the helper accepts: never stdio, and below a small bound.
 pub const MAX_TARGET_FD: RawFd = 1023;
@@ -28,6 +31,7 @@ const MAX_ARGS: usize = 3 + 4 * MAX_MAP_LINES;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Request {
     Idmap(IdmapRequest),
+    Veth(VethRequest),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -58,18 +62,46 @@ impl IdmapRequest {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
+pub struct VethRequest {
+    pub netns_fd: RawFd,
+    /// A valid interface name (`valid_ifname`); policy is checked by the helper.
+    pub bridge: String,
+}
+
+impl VethRequest {
+    /// The helper's arguments (without argv[0]) for this request.
+    pub fn to_args(&self) -> Vec<String> {
+        let fd = self.netns_fd.to_string();
+        ["veth", "--netns-fd", &fd, "--bridge", &self.bridge]
+            .map(str::to_owned)
+            .to_vec()
+    }
+}
+
+/// Whether the kernel would accept `name` as an interface name (its
+/// `dev_valid_name`): 1 to 15 bytes, not `.` or `..`, no `/`, `:` or
+/// whitespace. Control characters (NUL among them) are refused as well, so
+/// that a name always prints as part of one line.
+pub fn valid_ifname(name: &str) -> bool {
+    let bad = |c: char| c == '/' || c == ':' || c.is_whitespace() || c.is_control();
+    (1..16).contains(&name.len()) && !matches!(name, "." | "..") && !name.contains(bad)
+}
+
 impl Request {
     /// The inherited fds the request names: the helper keeps these open and
     /// closes every other fd above stderr.
     pub fn fds(&self) -> Vec<RawFd> {
         match self {
             Request::Idmap(r) => vec![r.proc_fd],
+            Request::Veth(r) => vec![r.netns_fd],
         }
     }
 
     pub fn operation(&self) -> &'static str {
         match self {
             Request::Idmap(_) => "idmap",
+            Request::Veth(_) => "veth",
         }
     }
 }
@@ -110,46 +142,93 @@ pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
     let (operation, options) = words.split_first().ok_or_else(|| usage("no operation given"))?;
     match *operation {
         "idmap" => parse_idmap(options).map(Request::Idmap),
+        "veth" => parse_veth(options).map(Request::Veth),
         other => Err(usage(format!("unknown operation {other:?}"))),
     }
+}
+
+/// Calls `f` with each option and its value, in order. Every option takes
+/// exactly one value: the next word, whatever it looks like (a value such as
+/// "--help" is a value, not an option).
+fn for_each_option<'a>(
+    op: &str,
+    words: &[&'a str],
+    known: &[&str],
+    mut f: impl FnMut(&'a str, &'a str) -> Result<(), UsageError>,
+) -> Result<(), UsageError> {
+    let mut rest = words.iter();
+    while let Some(&option) = rest.next() {
+        if !known.contains(&option) {
+            return Err(usage(format!("{op}: unknown option {option:?}")));
+        }
+        let value = rest
+            .next()
+            .ok_or_else(|| usage(format!("{op}: {option} needs a value")))?;
+        f(option, value)?;
+    }
+    Ok(())
+}
+
+/// Fills an option's slot, refusing a second occurrence before its value is parsed.
+fn once<T>(
+    op: &str,
+    option: &str,
+    slot: &mut Option<T>,
+    value: impl FnOnce() -> Result<T, UsageError>,
+) -> Result<(), UsageError> {
+    if slot.is_some() {
+        return Err(usage(format!("{op}: {option} given twice")));
+    }
+    *slot = Some(value()?);
+    Ok(())
+}
+
+fn required<T>(op: &str, option: &str, slot: Option<T>) -> Result<T, UsageError> {
+    slot.ok_or_else(|| usage(format!("{op}: {option} is required")))
 }
 
 fn parse_idmap(options: &[&str]) -> Result<IdmapRequest, UsageError> {
     let mut proc_fd = None;
     let (mut uid, mut gid) = (Vec::new(), Vec::new());
-    let mut rest = options.iter();
-    while let Some(&option) = rest.next() {
-        // Every option takes exactly one value: the next word, whatever it
-        // looks like (a value such as "--help" is a value, not an option).
-        let value = match option {
-            "--proc-fd" | "--uid" | "--gid" => *rest
-                .next()
-                .ok_or_else(|| usage(format!("idmap: {option} needs a value")))?,
-            _ => return Err(usage(format!("idmap: unknown option {option:?}"))),
-        };
+    for_each_option("idmap", options, &["--proc-fd", "--uid", "--gid"], |option, value| {
         match option {
-            "--proc-fd" => {
-                if proc_fd.is_some() {
-                    return Err(usage("idmap: --proc-fd given twice"));
-                }
-                proc_fd = Some(parse_fd(value)?);
-            }
+            "--proc-fd" => return once("idmap", option, &mut proc_fd, || parse_fd("idmap", option, value)),
             "--uid" => uid.push(parse_mapping(value)?),
             _ => gid.push(parse_mapping(value)?),
         }
-    }
-    let proc_fd = proc_fd.ok_or_else(|| usage("idmap: --proc-fd is required"))?;
+        Ok(())
+    })?;
+    let proc_fd = required("idmap", "--proc-fd", proc_fd)?;
     if uid.is_empty() && gid.is_empty() {
         return Err(usage("idmap: nothing to map (no --uid or --gid)"));
     }
     Ok(IdmapRequest { proc_fd, uid, gid })
 }
 
-fn parse_fd(value: &str) -> Result<RawFd, UsageError> {
+fn parse_veth(options: &[&str]) -> Result<VethRequest, UsageError> {
+    let (mut netns_fd, mut bridge) = (None, None);
+    for_each_option("veth", options, &["--netns-fd", "--bridge"], |option, value| {
+        if option == "--netns-fd" {
+            return once("veth", option, &mut netns_fd, || parse_fd("veth", option, value));
+        }
+        once("veth", option, &mut bridge, || {
+            if !valid_ifname(value) {
+                return Err(usage(format!("veth: bad bridge name {value:?}")));
+            }
+            Ok(value.to_owned())
+        })
+    })?;
+    Ok(VethRequest {
+        netns_fd: required("veth", "--netns-fd", netns_fd)?,
+        bridge: required("veth", "--bridge", bridge)?,
+    })
+}
+
+fn parse_fd(op: &str, option: &str, value: &str) -> Result<RawFd, UsageError> {
     match parse_decimal_u32(value) {
         Some(fd) if (3..=MAX_TARGET_FD as u32).contains(&fd) => Ok(fd as RawFd),
         _ => Err(usage(format!(
-            "idmap: --proc-fd {value:?} is not a descriptor from 3 to {MAX_TARGET_FD}"
+            "{op}: {option} {value:?} is not a descriptor from 3 to {MAX_TARGET_FD}"
         ))),
     }
 }
@@ -201,7 +280,7 @@ mod tests {
     fn refusals_name_the_problem() {
         let cases: &[(&[&str], &str)] = &[
             (&[], "no operation given"),
-            (&["veth"], "unknown operation \"veth\""),
+            (&["vet"], "unknown operation \"vet\""),
             (&["idmap"], "idmap: --proc-fd is required"),
             (
                 &["idmap", "--proc-fd", "3"],
@@ -263,7 +342,118 @@ mod tests {
                 words.push(format!("{i}:{}:1", 100000 + i));
             }
         }
-        let Request::Idmap(r) = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
+        let Ok(Request::Idmap(r)) = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()) else {
+            panic!("a full map of each kind was refused");
+        };
         assert_eq!((r.uid.len(), r.gid.len()), (MAX_MAP_LINES, MAX_MAP_LINES));
+    }
+
+    fn veth(netns_fd: RawFd, bridge: &str) -> Request {
+        Request::Veth(VethRequest {
+            netns_fd,
+            bridge: bridge.into(),
+        })
+    }
+
+    #[test]
+    fn veth_round_trip() {
+        let request = VethRequest {
+            netns_fd: 3,
+            bridge: "brv0".into(),
+        };
+        let words = request.to_args();
+        assert_eq!(words, ["veth", "--netns-fd", "3", "--bridge", "brv0"]);
+        let parsed = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
+        assert_eq!((parsed.fds(), parsed.operation()), (vec![3], "veth"));
+        assert_eq!(parsed, Request::Veth(request));
+        // Either order; the bridge name may be exactly 15 bytes, or look like an option.
+        let reordered = parse(&args(&["veth", "--bridge", "br-0123456789ab", "--netns-fd", "1023"]));
+        assert_eq!(reordered, Ok(veth(1023, "br-0123456789ab")));
+        assert_eq!(
+            parse(&args(&["veth", "--netns-fd", "3", "--bridge", "--help"])),
+            Ok(veth(3, "--help"))
+        );
+    }
+
+    #[test]
+    fn veth_refusals() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["veth"], "veth: --netns-fd is required"),
+            (&["veth", "--netns-fd", "3"], "veth: --bridge is required"),
+            (&["veth", "--bridge", "br0"], "veth: --netns-fd is required"),
+            (&["veth", "--netns-fd"], "veth: --netns-fd needs a value"),
+            (&["veth", "--netns-fd", "3", "--bridge"], "veth: --bridge needs a value"),
+            (&["veth", "--help"], "veth: unknown option \"--help\""),
+            (&["veth", "--proc-fd", "3"], "veth: unknown option \"--proc-fd\""),
+            (
+                &["veth", "--netns-fd", "2", "--bridge", "br0"],
+                "veth: --netns-fd \"2\" is not a descriptor from 3 to 1023",
+            ),
+            (
+                &["veth", "--netns-fd", "3", "--netns-fd", "3", "--bridge", "br0"],
+                "veth: --netns-fd given twice",
+            ),
+            (
+                &["veth", "--netns-fd", "3", "--bridge", "br0", "--bridge", "br0"],
+                "veth: --bridge given twice",
+            ),
+            (
+                &["veth", "--netns-fd", "3", "--bridge", "br-0123456789abc"],
+                "veth: bad bridge name \"br-0123456789abc\"",
+            ),
+            (
+                &["veth", "--netns-fd", "3", "--bridge", ""],
+                "veth: bad bridge name \"\"",
+            ),
+            (
+                &["veth", "--netns-fd", "3", "--bridge", ".."],
+                "veth: bad bridge name \"..\"",
+            ),
+            (
+                &["veth", "--netns-fd", "3", "--bridge", "a/b"],
+                "veth: bad bridge name \"a/b\"",
+            ),
+            (
+                &["veth", "--netns-fd", "3", "--bridge", "br0\nok"],
+                "veth: bad bridge name \"br0\\nok\"",
+            ),
+        ];
+        for (words, expected) in cases {
+            assert_eq!(parse(&args(words)).unwrap_err().0, *expected, "{words:?}");
+        }
+    }
+
+    #[test]
+    fn interface_names() {
+        for good in [
+            "br0",
+            "a",
+            ".a",
+            "...",
+            "br-0123456789ab",
+            "bridge\u{e9}",
+            "-",
+            "--help",
+        ] {
+            assert!(valid_ifname(good), "{good:?}");
+        }
+        // 15 bytes is the kernel's limit: a two-byte character may not pass it.
+        assert!(valid_ifname("br-0123456789\u{e9}") && !valid_ifname("br-0123456789a\u{e9}"));
+        let bad = [
+            "",
+            ".",
+            "..",
+            "br-0123456789abc",
+            "a/b",
+            "a:1",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "a\0b",
+            "a\u{1b}b",
+        ];
+        for bad in bad.into_iter().chain(["a\u{a0}b", "/", ":"]) {
+            assert!(!valid_ifname(bad), "{bad:?}");
+        }
     }
 }

@@ -1,0 +1,401 @@
+//! The container's network as the user asked for it (runner, unprivileged;
+//! pure): `--net none|host|bridge:BRIDGE` and the per-interface options that
+//! follow a `--net bridge:`, checked and carried in the spec's annotations.
+
+use clap::ArgMatches;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Annotation prefix of interface N (`run.burrow.net.0`, ...).
+const INTERFACE_ANNOTATION: &str = "run.burrow.net.";
+/// Annotation holding the `--dns` servers, space-separated.
+pub const DNS_ANNOTATION: &str = "run.burrow.dns";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetMode {
+    /// A private network namespace with only `lo`.
+    None,
+    /// The caller's own network namespace.
+    Host,
+    /// A veth on this bridge, from burrow-helper.
+    Bridge(String),
+}
+
+impl NetMode {
+    pub fn parse(text: &str) -> Result<NetMode, String> {
+        match text {
+            "none" => Ok(NetMode::None),
+            "host" => Ok(NetMode::Host),
+            _ => match text.strip_prefix("bridge:") {
+                Some(bridge) => {
+                    check_interface_name(bridge)?;
+                    Ok(NetMode::Bridge(bridge.to_owned()))
+                }
+                None => Err("expected none, host or bridge:BRIDGE".to_owned()),
+            },
+        }
+    }
+}
+
+/// One interface on a bridge, as the child configures it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub bridge: String,
+    /// Its name inside the container.
+    pub name: String,
+    pub addresses: Vec<(IpAddr, u8)>,
+    pub gateways: Vec<IpAddr>,
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+}
+
+/// The interface options, by clap id, each applying to the nearest
+/// `--net bridge:` before it.
+const INTERFACE_OPTIONS: &[&str] = &["ip", "gateway", "mac", "mtu", "net_name"];
+
+/// The network mode and interfaces from `burrow run`'s matches.
+pub fn from_matches(matches: &ArgMatches) -> Result<(NetMode, Vec<Interface>), String> {
+    let modes: Vec<(usize, NetMode)> = occurrences(matches, "net");
+    let mut bridges: Vec<(usize, Interface)> = Vec::new();
+    for (index, mode) in &modes {
+        match mode {
+            NetMode::Bridge(bridge) => bridges.push((
+                *index,
+                Interface {
+                    bridge: bridge.clone(),
+                    name: format!("eth{}", bridges.len()),
+                    addresses: Vec::new(),
+                    gateways: Vec::new(),
+                    mac: None,
+                    mtu: None,
+                },
+            )),
+            other if modes.len() > 1 => {
+                return Err(format!(
+                    "--net {} cannot be combined with another --net",
+                    mode_name(other)
+                ));
+            }
+            _ => {}
+        }
+    }
+    let mut named = vec![false; bridges.len()];
+    for option in INTERFACE_OPTIONS {
+        let flag = format!("--{}", option.replace('_', "-"));
+        for (index, value) in occurrences::<String>(matches, option) {
+            let slot = bridges
+                .iter()
+                .rposition(|(bridge_index, _)| *bridge_index < index)
+                .ok_or_else(|| format!("{flag} must follow the --net bridge:BRIDGE it configures"))?;
+            let interface = &mut bridges[slot].1;
+            let bad = |why: String| format!("bad {flag} {value:?}: {why}");
+            match *option {
+                "ip" => interface.addresses.push(parse_address(&value).map_err(bad)?),
+                "gateway" => interface
+                    .gateways
+                    .push(value.parse().map_err(|_| bad("not an IP address".into()))?),
+                "mac" if interface.mac.is_none() => interface.mac = Some(parse_mac(&value).map_err(bad)?),
+                "mtu" if interface.mtu.is_none() => interface.mtu = Some(parse_mtu(&value).map_err(bad)?),
+                "net_name" if !named[slot] => {
+                    check_interface_name(&value).map_err(bad)?;
+                    interface.name = value.clone();
+                    named[slot] = true;
+                }
+                _ => return Err(format!("{flag} given twice for {}", interface.bridge)),
+            }
+        }
+    }
+    let interfaces: Vec<Interface> = bridges.into_iter().map(|(_, interface)| interface).collect();
+    check_interfaces(&interfaces)?;
+    let mode = match modes.into_iter().next() {
+        Some((_, mode)) => mode,
+        None => NetMode::None,
+    };
+    Ok((mode, interfaces))
+}
+
+fn mode_name(mode: &NetMode) -> &'static str {
+    match mode {
+        NetMode::None => "none",
+        NetMode::Host => "host",
+        NetMode::Bridge(_) => "bridge",
+    }
+}
+
+fn occurrences<T: Clone + Send + Sync + 'static>(matches: &ArgMatches, id: &str) -> Vec<(usize, T)> {
+    match (matches.indices_of(id), matches.get_many::<T>(id)) {
+        (Some(indices), Some(values)) => indices.zip(values.cloned()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn check_interfaces(interfaces: &[Interface]) -> Result<(), String> {
+    for (i, interface) in interfaces.iter().enumerate() {
+        if interface.name == "lo" || interfaces[..i].iter().any(|other| other.name == interface.name) {
+            return Err(format!("interface name {} is used twice", interface.name));
+        }
+        for gateway in &interface.gateways {
+            if !interface
+                .addresses
+                .iter()
+                .any(|(address, _)| address.is_ipv4() == gateway.is_ipv4())
+            {
+                let family = if gateway.is_ipv4() { "IPv4" } else { "IPv6" };
+                return Err(format!(
+                    "--gateway {gateway} needs an {family} --ip on {}",
+                    interface.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A Linux interface name: 1 to 15 bytes, no '/', ':', whitespace, not "." or "..".
+pub fn check_interface_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0);
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("{name:?} is not a valid interface name"))
+    }
+}
+
+fn parse_address(text: &str) -> Result<(IpAddr, u8), String> {
+    let (address, prefix) = text.split_once('/').ok_or("expected ADDRESS/PREFIX")?;
+    let address: IpAddr = address.parse().map_err(|_| "not an IP address")?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    match burrow_shared::ids::parse_decimal_u32(prefix) {
+        Some(prefix) if prefix <= max => Ok((address, prefix as u8)),
+        _ => Err(format!("prefix must be 0 to {max}")),
+    }
+}
+
+fn parse_mac(text: &str) -> Result<[u8; 6], String> {
+    let octets: Vec<u8> = text
+        .split(':')
+        .map(|octet| match octet.len() {
+            2 => u8::from_str_radix(octet, 16).ok(),
+            _ => None,
+        })
+        .collect::<Option<_>>()
+        .ok_or("expected six hex octets like 02:00:00:00:00:01")?;
+    let mac: [u8; 6] = octets
+        .try_into()
+        .map_err(|_| "expected six hex octets like 02:00:00:00:00:01")?;
+    if mac[0] & 1 == 1 {
+        return Err("a multicast address cannot be an interface's".to_owned());
+    }
+    Ok(mac)
+}
+
+fn parse_mtu(text: &str) -> Result<u32, String> {
+    match burrow_shared::ids::parse_decimal_u32(text) {
+        Some(mtu @ 68..=65535) => Ok(mtu),
+        _ => Err("must be 68 to 65535".to_owned()),
+    }
+}
+
+impl fmt::Display for Interface {
+    /// The annotation form: space-separated `key=value`; no value has spaces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bridge={} name={}", self.bridge, self.name)?;
+        for (address, prefix) in &self.addresses {
+            write!(f, " ip={address}/{prefix}")?;
+        }
+        for gateway in &self.gateways {
+            write!(f, " gateway={gateway}")?;
+        }
+        if let Some(m) = self.mac {
+            write!(
+                f,
+                " mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            )?;
+        }
+        if let Some(mtu) = self.mtu {
+            write!(f, " mtu={mtu}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Interface {
+    fn from_annotation(text: &str) -> Option<Interface> {
+        let mut interface = Interface {
+            bridge: String::new(),
+            name: String::new(),
+            addresses: Vec::new(),
+            gateways: Vec::new(),
+            mac: None,
+            mtu: None,
+        };
+        for field in text.split(' ') {
+            let (key, value) = field.split_once('=')?;
+            match key {
+                "bridge" => interface.bridge = value.to_owned(),
+                "name" => interface.name = value.to_owned(),
+                "ip" => interface.addresses.push(parse_address(value).ok()?),
+                "gateway" => interface.gateways.push(value.parse().ok()?),
+                "mac" => interface.mac = Some(parse_mac(value).ok()?),
+                "mtu" => interface.mtu = Some(parse_mtu(value).ok()?),
+                _ => return None,
+            }
+        }
+        Some(interface)
+    }
+}
+
+/// Adds the interfaces and DNS servers to the spec's annotations.
+pub fn annotate(annotations: &mut HashMap<String, String>, interfaces: &[Interface], dns: &[IpAddr]) {
+    for (i, interface) in interfaces.iter().enumerate() {
+        annotations.insert(format!("{INTERFACE_ANNOTATION}{i}"), interface.to_string());
+    }
+    if !dns.is_empty() {
+        let servers: Vec<String> = dns.iter().map(IpAddr::to_string).collect();
+        annotations.insert(DNS_ANNOTATION.to_owned(), servers.join(" "));
+    }
+}
+
+/// The interfaces the spec's annotations carry, in order.
+pub fn interfaces(annotations: Option<&HashMap<String, String>>) -> Vec<Interface> {
+    let Some(annotations) = annotations else {
+        return Vec::new();
+    };
+    (0..)
+        .map_while(|i| annotations.get(&format!("{INTERFACE_ANNOTATION}{i}")))
+        .filter_map(|text| Interface::from_annotation(text))
+        .collect()
+}
+
+/// The contents of /etc/resolv.conf for `--dns`, if any was given.
+pub fn resolv_conf(annotations: Option<&HashMap<String, String>>) -> Option<String> {
+    let servers = annotations?.get(DNS_ANNOTATION)?;
+    Some(
+        servers
+            .split(' ')
+            .map(|server| format!("nameserver {server}\n"))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn parse(args: &[&str]) -> Result<(NetMode, Vec<Interface>), String> {
+        let mut argv = vec!["burrow", "run"];
+        argv.extend_from_slice(args);
+        argv.push("true");
+        let matches = Cli::command().try_get_matches_from(argv).map_err(|e| e.to_string())?;
+        Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        from_matches(matches.subcommand_matches("run").unwrap())
+    }
+
+    #[test]
+    fn options_follow_their_bridge() {
+        let (mode, interfaces) = parse(&[
+            "--net",
+            "bridge:br0",
+            "--ip",
+            "10.0.0.2/24",
+            "--gateway",
+            "10.0.0.1",
+            "--ip",
+            "fd00::2/64",
+            "--net",
+            "bridge:br1",
+            "--net-name",
+            "uplink",
+            "--mtu",
+            "1400",
+            "--mac",
+            "02:00:00:00:00:01",
+        ])
+        .unwrap();
+        assert_eq!(mode, NetMode::Bridge("br0".into()));
+        assert_eq!(interfaces.len(), 2);
+        assert_eq!(interfaces[0].name, "eth0");
+        assert_eq!(interfaces[0].addresses.len(), 2);
+        assert_eq!(interfaces[0].gateways, ["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(interfaces[1].name, "uplink");
+        assert_eq!(interfaces[1].mtu, Some(1400));
+        assert_eq!(interfaces[1].mac, Some([2, 0, 0, 0, 0, 1]));
+        for interface in &interfaces {
+            assert_eq!(
+                Interface::from_annotation(&interface.to_string()).as_ref(),
+                Some(interface)
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_and_refusals() {
+        assert_eq!(parse(&[]).unwrap(), (NetMode::None, vec![]));
+        assert_eq!(parse(&["--net", "host"]).unwrap(), (NetMode::Host, vec![]));
+        let err = |args: &[&str]| parse(args).unwrap_err();
+        assert_eq!(
+            err(&["--ip", "10.0.0.2/24"]),
+            "--ip must follow the --net bridge:BRIDGE it configures"
+        );
+        assert_eq!(
+            err(&["--net", "host", "--net", "bridge:b"]),
+            "--net host cannot be combined with another --net"
+        );
+        assert_eq!(
+            err(&["--net", "bridge:b", "--ip", "10.0.0.2"]),
+            "bad --ip \"10.0.0.2\": expected ADDRESS/PREFIX"
+        );
+        assert_eq!(
+            err(&["--net", "bridge:b", "--ip", "10.0.0.2/33"]),
+            "bad --ip \"10.0.0.2/33\": prefix must be 0 to 32"
+        );
+        assert_eq!(
+            err(&["--net", "bridge:b", "--mtu", "9", "--ip", "1.2.3.4/8"]),
+            "bad --mtu \"9\": must be 68 to 65535"
+        );
+        assert_eq!(
+            err(&["--net", "bridge:b", "--mac", "01:00:00:00:00:01"]),
+            "bad --mac \"01:00:00:00:00:01\": a multicast address cannot be an interface's"
+        );
+        assert_eq!(
+            err(&["--net", "bridge:b", "--mtu", "1400", "--mtu", "1500"]),
+            "--mtu given twice for b"
+        );
+        assert_eq!(
+            err(&["--net", "bridge:b", "--ip", "10.0.0.2/24", "--gateway", "fd00::1"]),
+            "--gateway fd00::1 needs an IPv6 --ip on eth0"
+        );
+        assert_eq!(
+            err(&["--net", "bridge:a", "--net", "bridge:b", "--net-name", "eth0"]),
+            "interface name eth0 is used twice"
+        );
+        assert!(err(&["--net", "bridge:a/b"]).contains("not a valid interface name"));
+        assert!(err(&["--net", "bridge:0123456789abcdef"]).contains("not a valid interface name"));
+        assert!(err(&["--net", "wifi"]).contains("expected none, host or bridge:BRIDGE"));
+    }
+
+    #[test]
+    fn resolv_conf_from_dns() {
+        let mut annotations = HashMap::new();
+        annotate(
+            &mut annotations,
+            &[],
+            &["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
+        );
+        assert_eq!(
+            resolv_conf(Some(&annotations)).unwrap(),
+            "nameserver 10.0.0.1\nnameserver fd00::1\n"
+        );
+        assert_eq!(resolv_conf(None), None);
+    }
+}

@@ -1,0 +1,58 @@
+//! burrow's integration test fixture: everything the scenarios in
+//! tests/*.rs share. Runs in the test binaries, as root; the processes under
+//! test run as an unprivileged test user the fixture creates.
+//!
+//! - `harness`: one setup and one teardown per test binary (libtest-mimic).
+//! - `fixture`: the temporary install, the test user, the rootfs.
+//! - `binaries`: nested release builds of burrow, the helper and the probe.
+//! - `user`, `rootfs`, `process`: the pieces.
+//!
+//! The probe (src/bin/probe.rs) is the small static program the scenarios
+//! run inside containers.
+//!
+//! Running: `sudo tests/run` (everything, as CI does), or as root
+//! `cargo test -p burrow-tests --test helper` / `--test container`, with the
+//! usual filters (`-- helper_refuses --exact ...`, `--test-threads N`; the
+//! default is 4). Not root: the integration tests are reported as ignored,
+//! or fail when CI is set. Each test binary builds fresh release binaries
+//! into target/integration and target/integration-probe, creates the user
+//! `burrowt<pid>` and a directory /tmp/burrow-tests-XXXXXX, and removes both
+//! at the end; a run killed from outside (SIGKILL) leaves them behind.
+
+pub mod binaries;
+pub mod fixture;
+pub mod harness;
+pub mod process;
+pub mod rootfs;
+pub mod user;
+
+pub use libtest_mimic::Failed;
+
+/// Fails the scenario with a formatted message unless `cond` holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err($crate::Failed::from(format!($($msg)+)));
+        }
+    };
+}
+
+/// Fails the scenario unless `left == right`, showing both and a context.
+#[macro_export]
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr, $($msg:tt)+) => {
+        match (&$left, &$right) {
+            (left, right) => {
+                if left != right {
+                    return Err($crate::Failed::from(format!(
+                        "{}\n  expected: {:?}\n     found: {:?}",
+                        format!($($msg)+),
+                        right,
+                        left
+                    )));
+                }
+            }
+        }
+    };
+}

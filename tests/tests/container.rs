@@ -1,0 +1,617 @@
+//! The runner, `T/bin/burrow run`, started as the unprivileged test user
+//! (stdin from /dev/null unless a scenario pipes it), with the helper
+//! installed setuid root beside it and the busybox rootfs from the fixture.
+//! Each scenario asserts what the user sees: the container's own output,
+//! exit statuses, files on the host, and exactly one `burrow: ` line on
+//! stderr for every error. After every scenario the harness checks that
+//! nothing was left running.
+
+use burrow_shared::ids::{IdMapping, parse_map_file};
+use burrow_shared::subid;
+use burrow_tests::fixture::{Fixture, kill_processes_of};
+use burrow_tests::harness::{self, Scenario, Suite};
+use burrow_tests::process::{self, Output};
+use burrow_tests::user::{SUBUID_FILE, TestUser, read_subid_file};
+use burrow_tests::{Failed, ensure, ensure_eq};
+use std::collections::BTreeSet;
+use std::fs::{self, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("container_runs_as_root_inside", container_runs_as_root_inside),
+    (
+        "container_maps_own_id_and_subordinate_range",
+        container_maps_own_id_and_subordinate_range,
+    ),
+    ("container_custom_maps", container_custom_maps),
+    ("container_command_is_pid_1", container_command_is_pid_1),
+    (
+        "container_sees_only_its_own_processes",
+        container_sees_only_its_own_processes,
+    ),
+    ("container_hostname", container_hostname),
+    ("container_root_is_the_rootfs", container_root_is_the_rootfs),
+    ("container_network_has_only_lo", container_network_has_only_lo),
+    (
+        "container_has_minimal_dev_and_read_only_sys",
+        container_has_minimal_dev_and_read_only_sys,
+    ),
+    ("container_bind_mount_maps_owner", container_bind_mount_maps_owner),
+    (
+        "container_bind_read_only_refuses_writes",
+        container_bind_read_only_refuses_writes,
+    ),
+    ("container_read_only_rootfs", container_read_only_rootfs),
+    ("container_tmpfs_is_writable", container_tmpfs_is_writable),
+    ("container_default_rootfs", container_default_rootfs),
+    (
+        "container_environment_is_exactly_documented",
+        container_environment_is_exactly_documented,
+    ),
+    ("container_cwd", container_cwd),
+    ("container_exit_statuses", container_exit_statuses),
+    ("container_forwards_signals", container_forwards_signals),
+    ("container_pipes_stdin", container_pipes_stdin),
+    ("container_inherits_only_stdio", container_inherits_only_stdio),
+    ("container_setup_errors", container_setup_errors),
+    ("container_reports_helper_refusal", container_reports_helper_refusal),
+    ("container_without_subordinate_ids", container_without_subordinate_ids),
+];
+
+fn main() -> ExitCode {
+    harness::main(Suite {
+        packages: &["burrow", "burrow-helper"],
+        scenarios: SCENARIOS,
+    })
+}
+
+/// The container's PATH, as documented.
+const CONTAINER_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("fixture paths are UTF-8")
+}
+
+fn run(mut cmd: Command) -> Output {
+    process::run(&mut cmd, None).expect("run burrow")
+}
+
+/// `burrow run --rootfs ROOT ARGS...` as the test user.
+fn in_rootfs(f: &Fixture, root: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["--rootfs", text(root)];
+    all.extend_from_slice(args);
+    run(f.burrow_run(&all))
+}
+
+/// `burrow run --rootfs T/rootfs ARGS...` as the test user.
+fn burrow(f: &Fixture, args: &[&str]) -> Output {
+    in_rootfs(f, &f.rootfs, args)
+}
+
+/// Exit 0, exactly `stdout`, nothing on stderr.
+fn ensure_ran(out: &Output, stdout: &str, what: &str) -> Result<(), Failed> {
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (0, stdout, ""),
+        "{what}: exit code, stdout and stderr"
+    );
+    Ok(())
+}
+
+/// Exit `code`, nothing on stdout, exactly one line on stderr, starting
+/// `burrow: `.
+fn ensure_burrow_error(out: &Output, code: i32, what: &str) -> Result<(), Failed> {
+    let lines = out.stderr_lines();
+    ensure!(
+        out.code() == code && out.stdout.is_empty() && lines.len() == 1 && lines[0].starts_with("burrow: "),
+        "{what}: expected exit {code}, no stdout and one `burrow: ` line on stderr; found {out}"
+    );
+    Ok(())
+}
+
+fn m(ns: u32, host: u32, count: u32) -> IdMapping {
+    IdMapping::new(ns, host, count).expect("a valid mapping")
+}
+
+fn entries(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .expect("list a directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+fn owner(path: &Path) -> Option<(u32, u32)> {
+    fs::symlink_metadata(path).ok().map(|meta| (meta.uid(), meta.gid()))
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios
+
+fn container_runs_as_root_inside(f: &Fixture) -> Result<(), Failed> {
+    ensure_ran(&burrow(f, &["--", "id", "-u"]), "0\n", "id -u")?;
+    ensure_ran(&burrow(f, &["--", "id", "-g"]), "0\n", "id -g")
+}
+
+fn container_maps_own_id_and_subordinate_range(f: &Fixture) -> Result<(), Failed> {
+    let (subuid, subgid) = (f.user.first_subuid(), f.user.first_subgid());
+    for (file, own, sub) in [("uid_map", f.user.uid, subuid), ("gid_map", f.user.gid, subgid)] {
+        let out = burrow(f, &["--", "cat", &format!("/proc/self/{file}")]);
+        ensure!(out.code() == 0 && out.stderr.is_empty(), "cat {file}: {out}");
+        let map = parse_map_file(&out.stdout).ok_or_else(|| format!("{file} does not parse: {:?}", out.stdout))?;
+        ensure_eq!(
+            map,
+            vec![m(0, own, 1), m(1, sub.start(), sub.count().min(65536))],
+            "{file} inside"
+        );
+    }
+    Ok(())
+}
+
+fn container_custom_maps(f: &Fixture) -> Result<(), Failed> {
+    let (u, g) = (f.user.uid, f.user.gid);
+    let uidmap = format!("0:{u}:1");
+    let gidmap = format!("0:{g}:1");
+    for file in ["uid_map", "gid_map"] {
+        let path = format!("/proc/self/{file}");
+        let out = burrow(f, &["--uidmap", &uidmap, "--gidmap", &gidmap, "--", "cat", &path]);
+        ensure!(out.code() == 0 && out.stderr.is_empty(), "cat {file}: {out}");
+        let own = if file == "uid_map" { u } else { g };
+        ensure_eq!(parse_map_file(&out.stdout), Some(vec![m(0, own, 1)]), "{file} inside");
+    }
+    Ok(())
+}
+
+fn container_command_is_pid_1(f: &Fixture) -> Result<(), Failed> {
+    ensure_ran(&burrow(f, &["--", "sh", "-c", "echo $$"]), "1\n", "echo $$")
+}
+
+fn container_sees_only_its_own_processes(f: &Fixture) -> Result<(), Failed> {
+    ensure_ran(&burrow(f, &["--", "/bin/probe", "pids"]), "1\n", "probe pids")?;
+    let out = burrow(f, &["--", "ps", "-o", "pid,comm"]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "ps: {out}");
+    let rows: Vec<Vec<&str>> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    ensure_eq!(rows, vec![vec!["1", "ps"]], "ps inside");
+    Ok(())
+}
+
+fn container_hostname(f: &Fixture) -> Result<(), Failed> {
+    ensure_ran(&burrow(f, &["--", "hostname"]), "burrow\n", "default hostname")?;
+    ensure_ran(
+        &burrow(f, &["--hostname", "box", "--", "hostname"]),
+        "box\n",
+        "--hostname box",
+    )
+}
+
+fn container_root_is_the_rootfs(f: &Fixture) -> Result<(), Failed> {
+    let root = f.fresh_rootfs();
+    let before = entries(&root);
+    ensure!(!before.contains("home"), "the test rootfs must not have /home");
+    let out = in_rootfs(f, &root, &["--", "ls", "-1a", "/"]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "ls -1a /: {out}");
+    let inside: BTreeSet<String> = out.stdout.lines().map(str::to_owned).collect();
+    let mut expected = before.clone();
+    expected.extend([".".to_owned(), "..".to_owned()]);
+    ensure_eq!(inside, expected, "ls -1a / inside");
+    ensure_eq!(entries(&root), before, "the rootfs's entries on the host after the run");
+
+    // The host's /home is not there.
+    let out = in_rootfs(f, &root, &["--", "ls", "/home"]);
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (1, "", "ls: /home: No such file or directory\n"),
+        "ls /home"
+    );
+
+    // Nor is any other host file: a marker next to the rootfs is not found
+    // anywhere (while /bin/probe is, so the search works).
+    let marker = f.scratch("host-marker");
+    fs::write(&marker, "").expect("create the marker");
+    let name = marker.file_name().expect("a name").to_str().expect("UTF-8");
+    let find = [
+        "find", "/", "-path", "/proc", "-prune", "-o", "-path", "/sys", "-prune", "-o",
+    ];
+    let mut args = vec!["--"];
+    args.extend(find);
+    args.extend(["(", "-name", name, "-o", "-name", "probe", ")", "-print"]);
+    ensure_ran(&in_rootfs(f, &root, &args), "/bin/probe\n", "find the host marker")
+}
+
+fn container_network_has_only_lo(f: &Fixture) -> Result<(), Failed> {
+    let out = burrow(f, &["--", "cat", "/proc/net/dev"]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "cat /proc/net/dev: {out}");
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    ensure_eq!(names, vec!["lo"], "interfaces in /proc/net/dev");
+
+    let out = burrow(f, &["--", "ip", "link", "show"]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "ip link show: {out}");
+    // "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 ..."
+    let links: Vec<(&str, &str)> = out
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| {
+            let mut fields = l.split(": ");
+            let _index = fields.next()?;
+            Some((fields.next()?, fields.next()?))
+        })
+        .collect();
+    ensure!(
+        links.len() == 1 && links[0].0 == "lo",
+        "ip link shows more or other than lo: {:?}",
+        out.stdout
+    );
+    let flags = links[0].1.split(['<', '>']).nth(1).unwrap_or("");
+    ensure!(
+        flags.split(',').any(|flag| flag == "UP"),
+        "lo is not up: {:?}",
+        out.stdout
+    );
+    Ok(())
+}
+
+/// /dev holds exactly the documented nodes and links, and they work; /proc
+/// is a procfs of its own; /sys is read-only.
+fn container_has_minimal_dev_and_read_only_sys(f: &Fixture) -> Result<(), Failed> {
+    let out = burrow(f, &["--", "ls", "-1", "/dev"]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "ls /dev: {out}");
+    let dev: BTreeSet<&str> = out.stdout.lines().collect();
+    let expected: BTreeSet<&str> = [
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "ptmx", "shm", "fd", "stdin", "stdout", "stderr",
+    ]
+    .into();
+    ensure_eq!(dev, expected, "/dev");
+    let script = "echo x > /dev/null && head -c 4 /dev/zero | od -An -tx1 && readlink /dev/fd && readlink /dev/stdin";
+    ensure_ran(
+        &burrow(f, &["--", "sh", "-c", script]),
+        " 00 00 00 00\n/proc/self/fd\n/proc/self/fd/0\n",
+        "/dev nodes",
+    )?;
+
+    let out = burrow(f, &["--", "cat", "/proc/mounts"]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "cat /proc/mounts: {out}");
+    let mounts: Vec<Vec<&str>> = out.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    let find = |dir: &str| mounts.iter().rev().find(|m| m.get(1) == Some(&dir)).cloned();
+    let proc_mount = find("/proc").ok_or("no /proc mount")?;
+    ensure_eq!(proc_mount.get(2), Some(&"proc"), "the filesystem at /proc");
+    let sys = find("/sys").ok_or("no /sys mount")?;
+    ensure!(
+        sys.get(3).is_some_and(|o| o.split(',').any(|o| o == "ro")),
+        "/sys is not read-only: {sys:?}"
+    );
+    let out = burrow(f, &["--", "touch", "/sys/x"]);
+    ensure!(
+        out.code() == 1 && out.stdout.is_empty() && !out.stderr.is_empty(),
+        "touch /sys/x: {out}"
+    );
+    Ok(())
+}
+
+fn container_bind_mount_maps_owner(f: &Fixture) -> Result<(), Failed> {
+    let dir = f.user_dir("bind", 0o777);
+    let bind = format!("{}:/mnt", text(&dir));
+    let (subuid, subgid) = (f.user.first_subuid(), f.user.first_subgid());
+    let out = burrow(
+        f,
+        &[
+            "--bind",
+            &bind,
+            "--",
+            "/bin/probe",
+            "create-as",
+            "1000",
+            "1000",
+            "/mnt/by-1000",
+        ],
+    );
+    ensure_ran(&out, "created /mnt/by-1000\n", "create a file as container uid 1000")?;
+    ensure_eq!(
+        owner(&dir.join("by-1000")),
+        Some((subuid.start() + 999, subgid.start() + 999)),
+        "owner on the host of a file made by container uid/gid 1000"
+    );
+    let out = burrow(
+        f,
+        &["--bind", &bind, "--", "/bin/probe", "create-as", "0", "0", "/mnt/by-0"],
+    );
+    ensure_ran(&out, "created /mnt/by-0\n", "create a file as container root")?;
+    ensure_eq!(
+        owner(&dir.join("by-0")),
+        Some((f.user.uid, f.user.gid)),
+        "owner on the host of a file made by container root"
+    );
+    Ok(())
+}
+
+fn container_bind_read_only_refuses_writes(f: &Fixture) -> Result<(), Failed> {
+    let dir = f.user_dir("bind-ro", 0o755);
+    // Writable without :ro ...
+    let bind = format!("{}:/mnt", text(&dir));
+    ensure_ran(
+        &burrow(f, &["--bind", &bind, "--", "touch", "/mnt/rw"]),
+        "",
+        "touch on a read-write bind",
+    )?;
+    ensure!(
+        dir.join("rw").exists(),
+        "the file made through the read-write bind is not on the host"
+    );
+    // ... and not with it.
+    let bind = format!("{}:/mnt:ro", text(&dir));
+    let out = burrow(f, &["--bind", &bind, "--", "touch", "/mnt/ro"]);
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (1, "", "touch: /mnt/ro: Read-only file system\n"),
+        "touch on a read-only bind"
+    );
+    ensure!(!dir.join("ro").exists(), "a file appeared through a read-only bind");
+    Ok(())
+}
+
+fn container_read_only_rootfs(f: &Fixture) -> Result<(), Failed> {
+    let root = f.fresh_rootfs();
+    ensure_ran(&in_rootfs(f, &root, &["--", "touch", "/x"]), "", "touch /x")?;
+    ensure!(root.join("x").exists(), "/x is not in the rootfs on the host");
+    let out = in_rootfs(f, &root, &["--read-only", "--", "touch", "/y"]);
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (1, "", "touch: /y: Read-only file system\n"),
+        "touch /y with --read-only"
+    );
+    ensure!(!root.join("y").exists(), "/y appeared in a read-only rootfs");
+    // A tmpfs stays writable in a read-only rootfs.
+    let out = in_rootfs(f, &root, &["--read-only", "--tmpfs", "/tmp", "--", "touch", "/tmp/z"]);
+    ensure_ran(&out, "", "touch /tmp/z on a tmpfs in a read-only rootfs")?;
+    ensure!(
+        !root.join("tmp/z").exists(),
+        "/tmp/z went to the rootfs, not to the tmpfs"
+    );
+    Ok(())
+}
+
+fn container_tmpfs_is_writable(f: &Fixture) -> Result<(), Failed> {
+    let root = f.fresh_rootfs();
+    let script = "echo hi > /scratch/f && cat /scratch/f && grep ' /scratch ' /proc/mounts";
+    let out = in_rootfs(f, &root, &["--tmpfs", "/scratch", "--", "sh", "-c", script]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "write to a tmpfs: {out}");
+    let lines = out.stdout_lines();
+    ensure!(lines.len() == 2 && lines[0] == "hi", "write to a tmpfs: {out}");
+    let mount: Vec<&str> = lines[1].split_whitespace().collect();
+    ensure!(
+        mount.get(1..3) == Some(&["/scratch", "tmpfs"][..]),
+        "/scratch is not a tmpfs: {:?}",
+        lines[1]
+    );
+    ensure!(!root.join("scratch/f").exists(), "the tmpfs file went to the rootfs");
+    Ok(())
+}
+
+/// No --rootfs: the host's programs under a fresh root, and still no /home.
+fn container_default_rootfs(f: &Fixture) -> Result<(), Failed> {
+    let out = run(f.burrow_run(&["--", "sh", "-c", "echo ok"]));
+    ensure_ran(&out, "ok\n", "sh -c 'echo ok' in the default rootfs")?;
+    let out = run(f.burrow_run(&["--", "ls", "/home"]));
+    ensure!(
+        out.code() == 2 && out.stdout.is_empty() && out.stderr.contains("No such file or directory"),
+        "ls /home in the default rootfs: {out}"
+    );
+    Ok(())
+}
+
+fn container_environment_is_exactly_documented(f: &Fixture) -> Result<(), Failed> {
+    let sorted = |text: &str| -> Vec<String> {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    let mut cmd = f.burrow_run(&["--rootfs", text(&f.rootfs), "--env", "A=b", "--", "env"]);
+    cmd.env("TERM", "xterm-burrow-test").env("LEAK", "host secret");
+    let out = run(cmd);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "env: {out}");
+    let expected = [
+        CONTAINER_PATH,
+        "HOME=/root",
+        "TERM=xterm-burrow-test",
+        "container=burrow",
+        "A=b",
+    ];
+    ensure_eq!(
+        sorted(&out.stdout),
+        sorted(&expected.join("\n")),
+        "the environment with TERM set"
+    );
+
+    let out = burrow(f, &["--", "env"]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "env: {out}");
+    let expected = [CONTAINER_PATH, "HOME=/root", "container=burrow"];
+    ensure_eq!(
+        sorted(&out.stdout),
+        sorted(&expected.join("\n")),
+        "the environment without TERM"
+    );
+    Ok(())
+}
+
+fn container_cwd(f: &Fixture) -> Result<(), Failed> {
+    ensure_ran(&burrow(f, &["--", "pwd"]), "/\n", "default cwd")?;
+    ensure_ran(&burrow(f, &["--cwd", "/tmp", "--", "pwd"]), "/tmp\n", "--cwd /tmp")
+}
+
+fn container_exit_statuses(f: &Fixture) -> Result<(), Failed> {
+    for (script, code) in [("exit 0", 0), ("exit 3", 3)] {
+        let out = burrow(f, &["--", "sh", "-c", script]);
+        ensure_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (code, "", ""),
+            "sh -c '{script}'"
+        );
+    }
+    let out = burrow(f, &["--", "/bin/probe", "exit", "255"]);
+    ensure_eq!(out.code(), 255, "probe exit 255: {out}");
+
+    let out = burrow(f, &["--", "/bin/probe", "segv"]);
+    ensure_eq!(
+        (out.code(), out.stdout.as_str()),
+        (128 + libc::SIGSEGV, ""),
+        "probe segv: {out}"
+    );
+
+    let noexec = format!("/{}", burrow_tests::rootfs::NOEXEC);
+    ensure_burrow_error(&burrow(f, &["--", &noexec]), 126, "a file without execute permission")?;
+    ensure_burrow_error(&burrow(f, &["--", "/nonexistent"]), 127, "a missing path")?;
+    ensure_burrow_error(&burrow(f, &["--", "no-such-command"]), 127, "a command not on PATH")?;
+    ensure_burrow_error(
+        &burrow(f, &["--no-such-option", "--", "true"]),
+        125,
+        "an unknown option",
+    )
+}
+
+/// burrow forwards signals to the container's pid 1, which handles them.
+fn container_forwards_signals(f: &Fixture) -> Result<(), Failed> {
+    for (signal, name, code) in [
+        (libc::SIGTERM, "TERM", 42),
+        (libc::SIGINT, "INT", 43),
+        (libc::SIGUSR1, "USR1", 44),
+    ] {
+        let script = format!("trap 'exit {code}' {name}; echo ready; while :; do sleep 0.1; done");
+        let mut cmd = f.burrow_in_rootfs(&["--", "sh", "-c", &script]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut burrow = process::spawn(&mut cmd).expect("start burrow");
+        let line = burrow.read_line().expect("read burrow's stdout");
+        ensure_eq!(line, "ready\n", "the container's first line");
+        burrow.signal(signal).expect("signal burrow");
+        let out = burrow.output(None).expect("wait for burrow");
+        ensure_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (code, "", ""),
+            "after SIG{name}"
+        );
+    }
+    Ok(())
+}
+
+fn container_pipes_stdin(f: &Fixture) -> Result<(), Failed> {
+    let mut cmd = f.burrow_in_rootfs(&["--", "cat"]);
+    let out = process::run(&mut cmd, Some(b"hi\n")).expect("run burrow");
+    ensure_ran(&out, "hi\n", "cat with stdin from a pipe")
+}
+
+/// Neither burrow's own fds nor ones it inherited reach the container (an
+/// inherited directory fd would be a host path).
+fn container_inherits_only_stdio(f: &Fixture) -> Result<(), Failed> {
+    ensure_ran(&burrow(f, &["--", "/bin/probe", "fds"]), "0 1 2\n", "fds inside")?;
+    let host_dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY)
+        .open(&f.dir)
+        .expect("open T");
+    let mut cmd = f.burrow_in_rootfs(&["--", "/bin/probe", "fds"]);
+    process::pass_fd(&mut cmd, host_dir.as_raw_fd(), 5);
+    ensure_ran(&run(cmd), "0 1 2\n", "fds inside when burrow inherited fd 5")
+}
+
+fn container_setup_errors(f: &Fixture) -> Result<(), Failed> {
+    let missing = f.scratch("missing");
+    let missing = text(&missing);
+    let root = text(&f.rootfs);
+    let missing_source = format!("{missing}:/mnt");
+    let cases: &[(&str, Vec<&str>)] = &[
+        ("a missing rootfs", vec!["--rootfs", missing, "--", "true"]),
+        ("no command", vec!["--rootfs", root]),
+        (
+            "a bind with a missing source",
+            vec!["--rootfs", root, "--bind", &missing_source, "--", "true"],
+        ),
+        (
+            "a bind without a destination",
+            vec!["--rootfs", root, "--bind", "/tmp", "--", "true"],
+        ),
+        (
+            "a bind with a bad option",
+            vec!["--rootfs", root, "--bind", "/tmp:/mnt:rx", "--", "true"],
+        ),
+    ];
+    for (what, args) in cases {
+        ensure_burrow_error(&run(f.burrow_run(args)), 125, what)?;
+        let leftovers = process::reap_orphans();
+        ensure!(leftovers.is_empty(), "{what}: left behind {leftovers:?}");
+    }
+    Ok(())
+}
+
+/// A map the helper refuses: burrow reports the helper's reason, after
+/// `burrow: helper idmap failed: ` (the helper's own `burrow-helper: idmap: `
+/// prefix dropped, as in DESIGN.md's example).
+fn container_reports_helper_refusal(f: &Fixture) -> Result<(), Failed> {
+    let subuid = f.user.first_subuid();
+    let entries = read_subid_file(SUBUID_FILE).expect("read /etc/subuid");
+    let granted = subid::granted(&entries, &f.user.name, f.user.uid)
+        .into_iter()
+        .find(|r| r.contains_range(subuid))
+        .expect("granted");
+    let outside = m(1, granted.end(), 1);
+    let uidmap = outside.to_arg();
+    let own = format!("0:{}:1", f.user.uid);
+    let out = burrow(f, &["--uidmap", &own, "--uidmap", &uidmap, "--", "true"]);
+    let line = format!(
+        "burrow: helper idmap failed: uid range {outside} is not granted to {} by {SUBUID_FILE}",
+        f.user.name
+    );
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (125, "", format!("{line}\n").as_str()),
+        "a refused map"
+    );
+    Ok(())
+}
+
+/// A user without subordinate ranges gets only its own id, and a notice.
+fn container_without_subordinate_ids(f: &Fixture) -> Result<(), Failed> {
+    let name = format!("burrowu{}", std::process::id());
+    let user = TestUser::create(&name, &f.scratch("home"), false).map_err(|e| format!("creating {name}: {e}"))?;
+    let result = (|| {
+        let mut cmd = f.as_other(&user, &f.burrow);
+        cmd.args([
+            "run",
+            "--rootfs",
+            text(&f.rootfs),
+            "--",
+            "cat",
+            "/proc/self/uid_map",
+            "/proc/self/gid_map",
+        ]);
+        let out = run(cmd);
+        let lines = out.stderr_lines();
+        ensure!(
+            out.code() == 0 && lines.len() == 1 && lines[0].starts_with("burrow: "),
+            "expected exit 0 and a one-line notice on stderr: {out}"
+        );
+        let maps = parse_map_file(&out.stdout).ok_or_else(|| format!("maps do not parse: {:?}", out.stdout))?;
+        ensure_eq!(
+            maps,
+            vec![m(0, user.uid, 1), m(0, user.gid, 1)],
+            "uid_map and gid_map inside"
+        );
+        Ok(())
+    })();
+    let leftovers = kill_processes_of(user.uid);
+    let deleted = user.delete();
+    result?;
+    ensure!(leftovers.is_empty(), "processes of {name} left running: {leftovers:?}");
+    deleted.map_err(|e| Failed::from(e.to_string()))
+}
