@@ -32,22 +32,23 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 cd "$(dirname "$0")"
 
-# Under sudo, root's PATH may lack the invoking user's rustup toolchain.
-if ! command -v cargo >/dev/null && [ -n "${SUDO_USER:-}" ]; then
-    user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-    if [ -x "$user_home/.cargo/bin/cargo" ]; then
-        export PATH="$user_home/.cargo/bin:$PATH"
-        export RUSTUP_HOME="${RUSTUP_HOME:-$user_home/.rustup}"
-        export CARGO_HOME="${CARGO_HOME:-$user_home/.cargo}"
-    fi
-fi
-command -v cargo >/dev/null || { echo "install.sh: cargo not found: install a Rust toolchain first" >&2; exit 1; }
+# The helper's policy paths are compiled in from BURROW_* variables, if set
+# (for test builds): never let a stray one move them.
+for variable in $(compgen -e | grep '^BURROW_' || true); do unset "$variable"; done
 
-# The helper's policy paths are compiled in from these, if set: never let a
-# stray environment variable move them.
-unset BURROW_SUBUID_FILE BURROW_SUBGID_FILE
-cargo build --release --locked -p burrow -p burrow-helper
-release="${CARGO_TARGET_DIR:-target}/release"
+# Under sudo, build as the invoking user, with their toolchain, so the
+# checkout's target/ stays theirs; only the install below needs root.
+build=(cargo build --release --locked -p burrow -p burrow-helper)
+if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+    sudo -u "$SUDO_USER" env -u CARGO_TARGET_DIR HOME="$user_home" PATH="$user_home/.cargo/bin:$PATH" "${build[@]}" ||
+        { echo "install.sh: building as $SUDO_USER failed (is a Rust toolchain installed for $SUDO_USER?)" >&2; exit 1; }
+    release=target/release
+else
+    command -v cargo >/dev/null || { echo "install.sh: cargo not found: install a Rust toolchain first" >&2; exit 1; }
+    "${build[@]}"
+    release="${CARGO_TARGET_DIR:-target}/release"
+fi
 
 install -d -o root -g root -m 0755 "$prefix/bin" "$prefix/libexec" "$prefix/libexec/burrow"
 install -o root -g root -m 0755 "$release/burrow" "$prefix/bin/burrow"
@@ -67,11 +68,12 @@ example() { # FILE: writes stdin to FILE unless FILE exists
 }
 
 example "$sysconfdir/usernet" <<'POLICY'
-# burrow: who may create how many veth pairs on which bridge.
-# For an upcoming feature (networking through burrow-helper): nothing reads
-# this file yet. Owned by root, not writable by anyone else.
+# burrow: who may create how many veth pairs on which bridge
+# (burrow run --net bridge:BRIDGE). Read by burrow-helper; must stay owned by
+# root, readable by all, writable by no one else.
 #
-# One rule per line, as lxc's lxc-usernet:
+# One rule per line, as lxc's lxc-usernet; a user's allowance on a bridge is
+# the sum of the lines naming them or one of their groups:
 #   USER|@GROUP  veth  BRIDGE  COUNT
 #
 # alice    veth  burrow0  4
@@ -79,15 +81,18 @@ example "$sysconfdir/usernet" <<'POLICY'
 POLICY
 
 example "$sysconfdir/cgroup" <<'POLICY'
-# burrow: where users get a delegated cgroup, and its ceilings.
-# For an upcoming feature (resource limits through burrow-helper): nothing
-# reads this file yet. Owned by root, not writable by anyone else.
+# burrow: where users get a delegated cgroup, and its ceilings
+# (burrow run --memory, --pids-limit, --cpus ...). Read by burrow-helper; must
+# stay owned by root, readable by all, writable by no one else.
 #
-# One rule per line; * matches every user:
+# One rule per line, the first matching line wins; * matches every user:
 #   USER|@GROUP|*  WHERE  [KEY=VALUE ...]
+# WHERE is a cgroup path below each hierarchy's root (the user's cgroup is
+# WHERE/burrow-UID), or nest: below the user's own current cgroup. Ceilings:
+# pids.max, memory.max, memory.swap.max, cpu.max, cpu.weight.
 #
-# alice    /sys/fs/cgroup/burrow/alice  memory.max=2G pids.max=512
-# *        /sys/fs/cgroup/burrow        memory.max=512M pids.max=256
+# alice    /burrow  memory.max=2G pids.max=512
+# *        nest     memory.max=512M pids.max=256
 POLICY
 
 # Subordinate ids: only told, never changed behind the user's back.

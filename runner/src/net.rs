@@ -64,7 +64,7 @@ pub fn from_matches(matches: &ArgMatches) -> Result<(NetMode, Vec<Interface>), S
                 *index,
                 Interface {
                     bridge: bridge.clone(),
-                    name: format!("eth{}", bridges.len()),
+                    name: String::new(),
                     addresses: Vec::new(),
                     gateways: Vec::new(),
                     mac: None,
@@ -106,7 +106,17 @@ pub fn from_matches(matches: &ArgMatches) -> Result<(NetMode, Vec<Interface>), S
             }
         }
     }
-    let interfaces: Vec<Interface> = bridges.into_iter().map(|(_, interface)| interface).collect();
+    let mut interfaces: Vec<Interface> = bridges.into_iter().map(|(_, interface)| interface).collect();
+    // Unnamed interfaces get the lowest free ethN, in order.
+    let mut next = 0;
+    for i in 0..interfaces.len() {
+        if interfaces[i].name.is_empty() {
+            while interfaces.iter().any(|other| other.name == format!("eth{next}")) {
+                next += 1;
+            }
+            interfaces[i].name = format!("eth{next}");
+        }
+    }
     check_interfaces(&interfaces)?;
     let mode = match modes.into_iter().next() {
         Some((_, mode)) => mode,
@@ -131,6 +141,15 @@ fn occurrences<T: Clone + Send + Sync + 'static>(matches: &ArgMatches, id: &str)
 }
 
 fn check_interfaces(interfaces: &[Interface]) -> Result<(), String> {
+    for ipv4 in [true, false] {
+        let mut routed = interfaces
+            .iter()
+            .flat_map(|i| &i.gateways)
+            .filter(|g| g.is_ipv4() == ipv4);
+        if let (Some(_), Some(second)) = (routed.next(), routed.next()) {
+            return Err(format!("--gateway {second}: only one default route per address family"));
+        }
+    }
     for (i, interface) in interfaces.iter().enumerate() {
         if interface.name == "lo" || interfaces[..i].iter().any(|other| other.name == interface.name) {
             return Err(format!("interface name {} is used twice", interface.name));
@@ -192,6 +211,9 @@ fn parse_mac(text: &str) -> Result<[u8; 6], String> {
         .map_err(|_| "expected six hex octets like 02:00:00:00:00:01")?;
     if mac[0] & 1 == 1 {
         return Err("a multicast address cannot be an interface's".to_owned());
+    }
+    if mac == [0; 6] {
+        return Err("the all-zero address cannot be an interface's".to_owned());
     }
     Ok(mac)
 }
@@ -376,12 +398,46 @@ mod tests {
             "--gateway fd00::1 needs an IPv6 --ip on eth0"
         );
         assert_eq!(
-            err(&["--net", "bridge:a", "--net", "bridge:b", "--net-name", "eth0"]),
-            "interface name eth0 is used twice"
+            err(&[
+                "--net",
+                "bridge:a",
+                "--net-name",
+                "up",
+                "--net",
+                "bridge:b",
+                "--net-name",
+                "up"
+            ]),
+            "interface name up is used twice"
         );
         assert!(err(&["--net", "bridge:a/b"]).contains("not a valid interface name"));
         assert!(err(&["--net", "bridge:0123456789abcdef"]).contains("not a valid interface name"));
         assert!(err(&["--net", "wifi"]).contains("expected none, host or bridge:BRIDGE"));
+        assert_eq!(
+            err(&["--net", "bridge:b", "--mac", "00:00:00:00:00:00"]),
+            "bad --mac \"00:00:00:00:00:00\": the all-zero address cannot be an interface's"
+        );
+        let two_routes = [
+            "--net",
+            "bridge:a",
+            "--ip",
+            "10.0.0.2/24",
+            "--gateway",
+            "10.0.0.1",
+            "--net",
+            "bridge:b",
+            "--ip",
+            "10.1.0.2/24",
+            "--gateway",
+            "10.1.0.1",
+        ];
+        assert_eq!(
+            err(&two_routes),
+            "--gateway 10.1.0.1: only one default route per address family"
+        );
+        // A default name skips the names given explicitly.
+        let (_, named) = parse(&["--net", "bridge:a", "--net-name", "eth1", "--net", "bridge:b"]).unwrap();
+        assert_eq!([named[0].name.as_str(), named[1].name.as_str()], ["eth1", "eth0"]);
     }
 
     #[test]
