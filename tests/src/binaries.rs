@@ -3,6 +3,7 @@
 //! its own target directory below the workspace's target/ (so the outer
 //! cargo's build lock does not matter). Runs as root in the test binary.
 
+use crate::netns;
 use std::env;
 use std::ffi::OsString;
 use std::fs;
@@ -24,6 +25,10 @@ fn cargo() -> OsString {
 
 /// A nested cargo that is not steered by the outer build's environment:
 /// target dir, flags and the helper's compile-time policy paths are ours.
+/// The subordinate id files stay the real /etc/subuid and /etc/subgid (the
+/// test users get real entries); the usernet file and the state directory
+/// are the fixture's own (see `netns`), in every build, so that all test
+/// binaries share one build of the helper.
 fn nested_cargo(target_dir: &Path) -> Command {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(workspace_root());
@@ -38,6 +43,8 @@ fn nested_cargo(target_dir: &Path) -> Command {
     ] {
         cmd.env_remove(var);
     }
+    cmd.env("BURROW_USERNET_FILE", netns::USERNET_FILE)
+        .env("BURROW_STATE_DIR", netns::STATE_DIR);
     cmd.args(["build", "--release", "--quiet", "--target-dir"])
         .arg(target_dir);
     cmd

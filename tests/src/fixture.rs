@@ -15,8 +15,13 @@
 //! T/home/                           the test user's home
 //! T/<name>-<n>                      per-test scratch paths
 //! ```
+//!
+//! For the network scenarios (`Suite::network`) also the helper's usernet
+//! file and state directory below /run/burrow-tests, and a network namespace
+//! per scenario (`netns`).
 
 use crate::binaries;
+use crate::netns;
 use crate::process::{self, die_with_parent};
 use crate::rootfs;
 use crate::user::TestUser;
@@ -42,6 +47,8 @@ pub struct Fixture {
     pub helper_unprivileged: PathBuf,
     pub probe: PathBuf,
     pub rootfs: PathBuf,
+    /// The usernet policy and the network namespaces, for network scenarios.
+    pub network: Option<netns::Policy>,
     counter: AtomicU32,
 }
 
@@ -76,9 +83,10 @@ fn context<T>(what: &str, result: io::Result<T>) -> Result<T, String> {
 }
 
 impl Fixture {
-    /// Builds `packages` (and the probe) and sets everything up. On an
-    /// error, whatever was already made is removed again.
-    pub fn setup(packages: &[&str]) -> Result<Fixture, String> {
+    /// Builds `packages` (and the probe) and sets everything up, with the
+    /// usernet policy when `network` is set. On an error, whatever was
+    /// already made is removed again.
+    pub fn setup(packages: &[&str], network: bool) -> Result<Fixture, String> {
         let release = context("building burrow", binaries::build_release(packages))?;
         let probe = context("building the probe", binaries::build_probe())?;
         let busybox = context("busybox", rootfs::find_busybox())?;
@@ -96,7 +104,7 @@ impl Fixture {
                 return Err(e);
             }
         };
-        let fixture = Fixture {
+        let mut fixture = Fixture {
             burrow: dir.join("bin/burrow"),
             helper: dir.join("libexec/burrow/burrow-helper"),
             helper_unprivileged: dir.join("nosuid/burrow-helper"),
@@ -104,9 +112,16 @@ impl Fixture {
             rootfs: dir.join("rootfs"),
             dir,
             user,
+            network: None,
             counter: AtomicU32::new(0),
         };
-        match fixture.populate(&release, &probe, &busybox, packages) {
+        let populated = fixture.populate(&release, &probe, &busybox, packages).and_then(|()| {
+            if network {
+                fixture.network = Some(netns::Policy::setup(&fixture.user)?);
+            }
+            Ok(())
+        });
+        match populated {
             Ok(()) => Ok(fixture),
             Err(e) => {
                 let _ = fixture.teardown();
@@ -154,6 +169,9 @@ impl Fixture {
                 leftovers.join(", ")
             ));
         }
+        if let Some(network) = &self.network {
+            problems.extend(network.teardown());
+        }
         if let Err(e) = self.user.delete() {
             problems.push(e.to_string());
         }
@@ -190,19 +208,25 @@ impl Fixture {
         path
     }
 
-    /// A command that runs as `user`, with a minimal environment, cwd T,
-    /// stdin from /dev/null, killed if the test binary dies.
-    pub fn as_other(&self, user: &TestUser, program: impl AsRef<OsStr>) -> Command {
+    /// A command with `user`'s minimal environment, cwd T and stdin from
+    /// /dev/null, whose ids are not changed yet (see `as_other`).
+    pub fn user_environment(&self, user: &TestUser, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);
-        cmd.uid(user.uid)
-            .gid(user.gid)
-            .env_clear()
+        cmd.env_clear()
             .env("PATH", USER_PATH)
             .env("HOME", &user.home)
             .env("USER", &user.name)
             .env("LOGNAME", &user.name)
             .current_dir(&self.dir)
             .stdin(Stdio::null());
+        cmd
+    }
+
+    /// A command that runs as `user`, with a minimal environment, cwd T,
+    /// stdin from /dev/null, killed if the test binary dies.
+    pub fn as_other(&self, user: &TestUser, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = self.user_environment(user, program);
+        cmd.uid(user.uid).gid(user.gid);
         die_with_parent(&mut cmd);
         cmd
     }

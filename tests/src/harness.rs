@@ -16,6 +16,9 @@ pub type Scenario = fn(&Fixture) -> Result<(), Failed>;
 pub struct Suite {
     /// The workspace packages whose binaries the scenarios run.
     pub packages: &'static [&'static str],
+    /// The scenarios make network namespaces and call the helper's veth:
+    /// the fixture writes the usernet policy (`netns::Policy`).
+    pub network: bool,
     pub scenarios: &'static [(&'static str, Scenario)],
 }
 
@@ -77,7 +80,7 @@ pub fn main(suite: Suite) -> ExitCode {
     let setup = process::reserve_low_fds()
         .and_then(|()| process::become_subreaper())
         .map_err(|e| format!("preparing the test process: {e}"))
-        .and_then(|()| Fixture::setup(suite.packages));
+        .and_then(|()| Fixture::setup(suite.packages, suite.network));
     let fixture = match setup {
         Ok(fixture) => Arc::new(fixture),
         Err(e) => {

@@ -1,6 +1,7 @@
 //! The busybox rootfs the containers run in: Debian's static busybox with a
-//! symlink per applet, minimal /etc/passwd and /etc/group, the static probe
-//! at /bin/probe, and the empty mount points. Deliberately no /home: the
+//! symlink per applet, minimal /etc/passwd and /etc/group, an empty
+//! /etc/resolv.conf (the mount point for `--dns`), the static probe at
+//! /bin/probe, and the empty mount points. Deliberately no /home: the
 //! tests check that the host's /home is unreachable. Built as root, then
 //! handed to the test user, as a rootfs a user unpacked would be.
 
@@ -93,6 +94,8 @@ pub fn build(root: &Path, busybox: &Path, probe: &Path, uid: u32, gid: u32) -> i
         0o644,
     )?;
     write(&etc.join("group"), "root:x:0:\nnogroup:x:65534:\n", 0o644)?;
+    // Empty: the mount point `--dns` binds its own resolv.conf over.
+    write(&etc.join("resolv.conf"), "", 0o644)?;
     write(&root.join(NOEXEC), "#!/bin/sh\necho must not run\n", 0o644)?;
     chown_tree(root, uid, gid)
 }

@@ -64,6 +64,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
 fn main() -> ExitCode {
     harness::main(Suite {
         packages: &["burrow", "burrow-helper"],
+        network: false,
         scenarios: SCENARIOS,
     })
 }

@@ -62,6 +62,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
 fn main() -> ExitCode {
     harness::main(Suite {
         packages: &["burrow-helper"],
+        network: false,
         scenarios: SCENARIOS,
     })
 }
