@@ -1,11 +1,14 @@
 //! The helper's one error type: each failure's message (built here and
 //! nowhere else) and its exit code. Used by every stage of burrow-helper;
 //! makes no calls. Untrusted: the values it prints (ids, the fd number, the
-//! bridge name, the caller's login name) come from argv, the target or the
-//! password database, and are printed as numbers or with Display, never
-//! Debug (a bridge name is a valid interface name: one line, no control
-//! characters).
+//! bridge name, the leaf name, the caller's login name, cgroup paths) come
+//! from argv, the target, the password database or the kernel, and are
+//! printed as numbers or with Display, never Debug (a bridge name is a valid
+//! interface name, a leaf name is `[A-Za-z0-9_-]`, and a cgroup path is
+//! printed only once shown free of whitespace and control characters, or as
+//! mountinfo escapes it: one line each).
 
+use crate::cgroup::CGROUP_FILE;
 use crate::veth::USERNET_FILE;
 use burrow_shared::exit;
 use burrow_shared::ids::{IdKind, IdMapping, MapError};
@@ -21,12 +24,12 @@ pub enum Error {
     NotPrivileged,
     /// A system call failed: what the helper was doing, and the errno text.
     Os(String, String),
-    /// The operation, and the fd number.
+    /// The operation (in each of these four), and the fd number.
     FdNotOpen(&'static str, RawFd),
-    NotProcPidDir(RawFd),
-    TargetExited,
+    NotProcPidDir(&'static str, RawFd),
+    TargetExited(&'static str),
     /// The target's uid, and the caller's.
-    TargetUid(u32, u32),
+    TargetUid(&'static str, u32, u32),
     TargetInInitialUserns,
     TargetNotChildOfInitialUserns,
     /// The owner of the target's user namespace, and the caller's uid.
@@ -59,6 +62,16 @@ pub enum Error {
     NotBridge(String),
     /// The caller's name, its live veths and its allowance, and the bridge.
     OverQuota(String, u32, u32, String),
+    /// The caller's name.
+    NoCgroupEntry(String),
+    NoHierarchy,
+    /// The cgroup path, and the mount point.
+    CgroupMissing(String, String),
+    /// The leaf's name.
+    LeafExists(String),
+    /// The mount point (these two), as mountinfo escapes it.
+    CgroupPathWhitespace(String),
+    TargetElsewhere(String),
 }
 
 impl Error {
@@ -89,12 +102,12 @@ impl fmt::Display for Error {
             NotPrivileged => write!(f, "not privileged: must be installed setuid root and run in {initial}"),
             Os(doing, why) => write!(f, "{doing}: {why}"),
             FdNotOpen(op, fd) => write!(f, "{op}: target fd {fd} is not open"),
-            NotProcPidDir(fd) => write!(f, "idmap: target fd {fd} is not a /proc/PID directory"),
-            TargetExited => write!(f, "idmap: target process has exited"),
-            TargetUid(target, caller) => {
+            NotProcPidDir(op, fd) => write!(f, "{op}: target fd {fd} is not a /proc/PID directory"),
+            TargetExited(op) => write!(f, "{op}: target process has exited"),
+            TargetUid(op, target, caller) => {
                 write!(
                     f,
-                    "idmap: target process belongs to uid {target}, not to the caller (uid {caller})"
+                    "{op}: target process belongs to uid {target}, not to the caller (uid {caller})"
                 )
             }
             TargetInInitialUserns => write!(f, "idmap: target process is in {initial}"),
@@ -141,6 +154,17 @@ impl fmt::Display for Error {
                     "veth: {user} has {count} of {allowance} veths allowed on {bridge} by {file}"
                 )
             }
+            NoCgroupEntry(user) => {
+                write!(
+                    f,
+                    "cgroup: {user} may not have cgroups delegated (no entry in {CGROUP_FILE})"
+                )
+            }
+            NoHierarchy => write!(f, "cgroup: no cgroup hierarchy is mounted"),
+            CgroupMissing(path, mount) => write!(f, "cgroup: {path} does not exist in {mount}"),
+            LeafExists(name) => write!(f, "cgroup: {name} already exists"),
+            CgroupPathWhitespace(mount) => write!(f, "cgroup: a cgroup path in {mount} contains whitespace"),
+            TargetElsewhere(mount) => write!(f, "cgroup: target process is not in the caller's cgroup in {mount}"),
         }
     }
 }
@@ -171,13 +195,13 @@ mod tests {
             ),
             (Error::FdNotOpen("idmap", 3), 77, "idmap: target fd 3 is not open"),
             (
-                Error::NotProcPidDir(3),
+                Error::NotProcPidDir("idmap", 3),
                 77,
                 "idmap: target fd 3 is not a /proc/PID directory",
             ),
-            (Error::TargetExited, 77, "idmap: target process has exited"),
+            (Error::TargetExited("idmap"), 77, "idmap: target process has exited"),
             (
-                Error::TargetUid(0, 1000),
+                Error::TargetUid("idmap", 0, 1000),
                 77,
                 "idmap: target process belongs to uid 0, not to the caller (uid 1000)",
             ),
@@ -287,9 +311,57 @@ mod tests {
                 71,
                 "idmap: writing uid_map: Operation not permitted (os error 1)",
             ),
+            (Error::FdNotOpen("cgroup", 3), 77, "cgroup: target fd 3 is not open"),
+            (
+                Error::NotProcPidDir("cgroup", 3),
+                77,
+                "cgroup: target fd 3 is not a /proc/PID directory",
+            ),
+            (Error::TargetExited("cgroup"), 77, "cgroup: target process has exited"),
+            (
+                Error::TargetUid("cgroup", 1001, 1000),
+                77,
+                "cgroup: target process belongs to uid 1001, not to the caller (uid 1000)",
+            ),
+            (Error::NoHierarchy, 77, "cgroup: no cgroup hierarchy is mounted"),
+            (
+                Error::CgroupMissing("/burrow".into(), "/sys/fs/cgroup/memory".into()),
+                77,
+                "cgroup: /burrow does not exist in /sys/fs/cgroup/memory",
+            ),
+            (Error::LeafExists("c-42".into()), 77, "cgroup: c-42 already exists"),
+            (
+                Error::CgroupPathWhitespace("/mnt/a\\040b".into()),
+                77,
+                "cgroup: a cgroup path in /mnt/a\\040b contains whitespace",
+            ),
+            (
+                Error::TargetElsewhere("/sys/fs/cgroup/unified".into()),
+                77,
+                "cgroup: target process is not in the caller's cgroup in /sys/fs/cgroup/unified",
+            ),
+            (
+                Error::PolicySyntax(
+                    "/etc/burrow/cgroup",
+                    SubidSyntaxError {
+                        line: 4,
+                        why: "a KEY is given twice",
+                    },
+                ),
+                78,
+                "/etc/burrow/cgroup: line 4: a KEY is given twice",
+            ),
         ];
         for (error, code, text) in cases {
             assert_eq!((error.to_string().as_str(), error.exit_code()), (text, code));
         }
+        let no_entry = Error::NoCgroupEntry("alice".into());
+        assert_eq!(
+            (no_entry.to_string(), no_entry.exit_code()),
+            (
+                format!("cgroup: alice may not have cgroups delegated (no entry in {CGROUP_FILE})"),
+                77
+            )
+        );
     }
 }

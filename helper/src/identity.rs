@@ -1,8 +1,9 @@
-//! Who the caller is. Runs in burrow-helper: the real ids (and, for veth, the
-//! groups) are read while it is still setuid root, the login and group names
-//! after it dropped to the caller's uid. Trusted: only the kernel's real
-//! uid/gid and groups, and root's password and group databases; never argv,
-//! the environment (USER, LOGNAME), or anything about the target.
+//! Who the caller is. Runs in burrow-helper: the real ids (and, for veth and
+//! cgroup, the groups) are read while it is still setuid root, the login and
+//! group names after it dropped to the caller's uid. Trusted: only the
+//! kernel's real uid/gid and groups, and root's password and group
+//! databases; never argv, the environment (USER, LOGNAME), or anything about
+//! the target.
 
 use crate::error::Error;
 use crate::sys;
@@ -37,8 +38,8 @@ impl Caller {
     }
 
     /// The OWNER to match in /etc/subuid and /etc/subgid, and the USER in
-    /// /etc/burrow/usernet; the numeric uid matches too (`subid::granted`,
-    /// `usernet::allowance`).
+    /// /etc/burrow/usernet and /etc/burrow/cgroup; the numeric uid matches
+    /// too (`subid::granted`, `usernet::owner_matches`).
     pub fn subid_owner(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.uid.to_string())
     }
@@ -49,7 +50,13 @@ impl Caller {
     }
 }
 
-/// The caller's groups as usernet matches them: the real gid and every
+/// The caller's supplementary groups, as it had them at exec. Call while
+/// still root: `privilege::drop_to` empties them.
+pub fn supplementary_groups(op: &str) -> Result<Vec<u32>, Error> {
+    sys::getgroups().map_err(|e| Error::os(format!("{op}: reading the caller's groups"), e))
+}
+
+/// The caller's groups as usernet and the cgroup policy match them: the real gid and every
 /// supplementary group (as the caller had them at exec, recorded before the
 /// drop), each by gid in decimal and by name when the group database has one.
 pub fn group_names(real_gid: u32, supplementary: &[u32]) -> Result<Vec<String>, Error> {

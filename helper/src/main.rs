@@ -5,6 +5,7 @@
 //! ```text
 //! burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...
 //! burrow-helper veth --netns-fd FD --bridge BRIDGE
+//! burrow-helper cgroup --proc-fd FD --name NAME
 //! ```
 //!
 //! 1. Hygiene (`hygiene`): panic hook (one fixed line, exit 70, no
@@ -15,13 +16,14 @@
 //!    close every inherited fd above 2 except the target fd.
 //! 3. Identity from the kernel's real ids (`identity`); prove privilege:
 //!    euid 0 in the initial user namespace (`privilege::verify`).
-//! 4. The operation (`idmap::run`, `veth::run`), each in the same order:
+//! 4. The operation (`idmap::run`, `veth::run`, `cgroup::run`), each in the same order:
 //!    drop privilege to the caller's ids with only the capabilities it needs,
 //!    verify the target, check the request against root's policy (a pure
 //!    `check`), apply, and return the one success line, printed here.
 //!
 //! Every failure prints one line on stderr and exits with its code (`error`).
 
+mod cgroup;
 mod error;
 mod hygiene;
 mod identity;
@@ -78,6 +80,7 @@ fn run(args: &[OsString]) -> Result<(), Error> {
     let line = match &request {
         Request::Idmap(request) => idmap::run(request, target_fd_open, caller)?,
         Request::Veth(request) => veth::run(request, target_fd_open, caller)?,
+        Request::Cgroup(request) => cgroup::run(request, target_fd_open, caller)?,
     };
     let _ = writeln!(std::io::stdout(), "{line}");
     Ok(())

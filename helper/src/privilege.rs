@@ -1,7 +1,8 @@
 //! The helper's own privilege: proving it is setuid root in the initial user
 //! namespace, dropping to the caller's uid and gid with only the capabilities
 //! the request needs, and raising them only around the calls that need them
-//! (a map file's open and write; a netlink socket's creation and requests).
+//! (a map file's open and write; a netlink socket's creation and requests;
+//! a cgroup's creation, writes and chowns, with fsuid 0 for the creation).
 //! Runs in burrow-helper, first as root, then as the caller. Untrusted:
 //! nothing read here comes from the caller except its real ids.
 
@@ -50,7 +51,8 @@ pub fn drop_to(caller: &Caller, permitted: &[Capability]) -> Result<(), Error> {
     caps::clear(None, CapSet::Effective).map_err(failed(doing))?;
     // SECURITY: permitted shrinks to the operation's capabilities (idmap:
     // CAP_SETUID and CAP_SETGID, plus CAP_SETFCAP for a root caller mapping
-    // host uid 0; veth: CAP_NET_ADMIN); none is effective.
+    // host uid 0; veth: CAP_NET_ADMIN; cgroup: CAP_CHOWN, CAP_DAC_OVERRIDE,
+    // CAP_SETUID); none is effective.
     caps::set(None, CapSet::Permitted, &permitted).map_err(failed(doing))?;
     caps::securebits::set_keepcaps(false).map_err(failed(doing))?;
     // SECURITY: the uid change reset dumpability to fs.suid_dumpable, which
@@ -73,9 +75,31 @@ pub fn with_effective<T>(needed: &[Capability], f: impl FnOnce() -> Result<T, Er
     // SECURITY: raises only capabilities already in the permitted set chosen
     // by drop_to; every caller of with_effective opens or writes one map file
     // whose content idmap::check has approved, or opens the netlink socket or
-    // creates and finishes (or deletes) the one veth pair veth::check approved.
+    // creates and finishes (or deletes) the one veth pair veth::check approved,
+    // or creates, writes or chowns, by name, files of the cgroups the rule
+    // cgroup::run found grants (the deny-list checked first), or sets the fsuid.
     caps::set(None, CapSet::Effective, &needed).map_err(failed("raising capabilities"))?;
     let result = f();
     caps::clear(None, CapSet::Effective).map_err(failed("lowering capabilities"))?;
     result
+}
+
+/// Runs `f` with fsuid 0 and exactly CAP_DAC_OVERRIDE effective, then goes
+/// back to the caller's fsuid: cgroupfs gives a new cgroup, and every file in
+/// it, the creator's fsuid as owner, and the ceiling files must stay root's.
+pub fn as_root_creator<T>(caller_uid: u32, f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    set_fsuid(0)?;
+    let result = with_effective(&[Capability::CAP_DAC_OVERRIDE], f);
+    set_fsuid(caller_uid)?;
+    result
+}
+
+fn set_fsuid(uid: u32) -> Result<(), Error> {
+    // SECURITY: CAP_SETUID is effective for this one call, which changes only
+    // the uid the kernel uses for file access and creation (its fixup raises
+    // or drops the permitted file capabilities with it; with_effective then
+    // empties the effective set); the result is read back.
+    with_effective(&[Capability::CAP_SETUID], || {
+        sys::set_fsuid(uid).map_err(|e| Error::os("changing the file-system uid", e))
+    })
 }

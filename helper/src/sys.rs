@@ -177,6 +177,8 @@ pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {
 /// Filesystem magic numbers (linux/magic.h), as `fs_magic` returns them.
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 pub const NSFS_MAGIC: i64 = 0x6e73_6673;
+pub const CGROUP_SUPER_MAGIC: i64 = 0x27_e0eb;
+pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 /// The filesystem magic number (`f_type`) of the filesystem holding `fd`.
 pub fn fs_magic(fd: BorrowedFd) -> io::Result<i64> {
@@ -216,6 +218,46 @@ pub fn ns_owner_uid(ns: BorrowedFd) -> io::Result<u32> {
 pub fn mkdirat(dir: BorrowedFd, name: &CStr, mode: libc::mode_t) -> io::Result<()> {
     // SAFETY: name is NUL-terminated; dir is a valid fd.
     check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
+}
+
+/// unlinkat(AT_REMOVEDIR): removes the empty directory (or cgroup) `name`.
+pub fn rmdir_at(dir: BorrowedFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: name is NUL-terminated; dir is a valid fd.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) }).map(drop)
+}
+
+/// fchownat(2) to owner `uid`, group unchanged, following no symlink; an
+/// empty `name` changes `dir` itself (AT_EMPTY_PATH).
+pub fn chown_at(dir: BorrowedFd, name: &CStr, uid: u32) -> io::Result<()> {
+    let flags = if name.is_empty() {
+        libc::AT_EMPTY_PATH
+    } else {
+        libc::AT_SYMLINK_NOFOLLOW
+    };
+    // SAFETY: name is NUL-terminated; dir is a valid fd; gid -1 means unchanged.
+    check(unsafe { libc::fchownat(dir.as_raw_fd(), name.as_ptr(), uid, u32::MAX, flags) }).map(drop)
+}
+
+/// setfsuid(2), read back: setfsuid(-1) changes nothing and returns the
+/// current fsuid (setfsuid itself reports no error).
+pub fn set_fsuid(uid: u32) -> io::Result<()> {
+    // SAFETY: plain-value calls; -1 is never a valid uid.
+    let now = unsafe {
+        libc::setfsuid(uid);
+        libc::setfsuid(u32::MAX)
+    } as u32;
+    (now == uid)
+        .then_some(())
+        .ok_or_else(|| io::Error::other(format!("the fsuid is {now}, not {uid}")))
+}
+
+/// PTRACE_SEIZE with no options: the tracee keeps running; the helper never
+/// waits for it, and its exit detaches it.
+pub fn ptrace_seize(pid: u32) -> io::Result<()> {
+    let none = ptr::null_mut::<libc::c_void>();
+    // SAFETY: PTRACE_SEIZE takes a pid, an ignored address and an options word (none).
+    let ret = unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid as libc::pid_t, none, none) };
+    check(if ret < 0 { -1 } else { 0 }).map(drop)
 }
 
 /// flock(LOCK_EX), waiting for the lock.

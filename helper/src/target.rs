@@ -1,6 +1,6 @@
-//! Verifies idmap's target: the caller's /proc/PID directory fd (and holds the
-//! namespace-fd checks veth shares). Runs in burrow-helper as the caller's uid
-//! with no effective capabilities.
+//! Verifies the target of idmap and cgroup: the caller's /proc/PID directory
+//! fd (and holds the namespace-fd checks veth shares). Runs in burrow-helper
+//! as the caller's uid with no effective capabilities.
 //! Untrusted: the fd (any fd at all), the process behind it, and its
 //! namespace. Everything goes through `*at` calls on the verified fd, which
 //! pins the process: once it exits, lookups fail instead of reaching a
@@ -20,42 +20,53 @@ const MAX_PROC_FILE: u64 = 64 * 1024;
 
 pub struct Target {
     dir: BorrowedFd<'static>,
-    /// (st_dev, st_ino) of the verified user namespace.
+    /// The operation, as messages name it.
+    op: &'static str,
+    /// (st_dev, st_ino) of the verified user namespace (idmap).
     userns: (u64, u64),
     /// The pid, as field 1 of the target's `stat`.
     pub pid: u32,
 }
 
 /// Checks, in order: the fd is open, is a directory on procfs, its process is
-/// alive and all its uids are the caller's, it sits in a user namespace that
-/// is a direct child of the helper's own and owned by the caller, and the
-/// maps about to be written are still empty.
-pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Result<Target, Error> {
+/// alive and all its uids are the caller's; then reads its pid.
+pub fn open(op: &'static str, fd: RawFd, fd_open: bool, caller_uid: u32) -> Result<Target, Error> {
     if !fd_open {
-        return Err(Error::FdNotOpen("idmap", fd));
+        return Err(Error::FdNotOpen(op, fd));
     }
     let dir = sys::borrow_fd(fd);
     let on_procfs = sys::fs_magic(dir).is_ok_and(|magic| magic == sys::PROC_SUPER_MAGIC);
     if !on_procfs || !sys::fstat(dir).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
-        return Err(Error::NotProcPidDir(fd));
+        return Err(Error::NotProcPidDir(op, fd));
     }
-    let target = Target {
+    let mut target = Target {
         dir,
+        op,
         userns: (0, 0),
         pid: 0,
     };
-    check_status(&target.read(c"status")?, caller.uid)?;
+    target.check_status(caller_uid)?;
+    let stat = target.read(c"stat")?;
+    let pid = stat.split(' ').next().and_then(parse_decimal_u32);
+    target.pid = pid.ok_or_else(|| Error::os(format!("{op}: reading stat"), "no pid in field 1"))?;
+    Ok(target)
+}
 
+/// idmap's target: `open`, then it sits in a user namespace that is a
+/// direct child of the helper's own and owned by the caller, and the maps
+/// about to be written are still empty.
+pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Result<Target, Error> {
+    let mut target = open("idmap", fd, fd_open, caller.uid)?;
     // The kernel lets only those who may ptrace the target open its ns/user:
     // a namespace the caller cannot even look at is not the caller's to map.
-    let ns = match sys::openat(Some(dir), c"ns/user", libc::O_RDONLY) {
+    let ns = match sys::openat(Some(target.dir), c"ns/user", libc::O_RDONLY) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
             return Err(Error::UsernsNotAccessible(caller.uid));
         }
-        result => result.map_err(|e| read_error(c"ns/user", e))?,
+        result => result.map_err(|e| target.read_error(c"ns/user", e))?,
     };
     if !is_namespace(ns.as_fd(), libc::CLONE_NEWUSER) {
-        return Err(Error::NotProcPidDir(fd));
+        return Err(Error::NotProcPidDir("idmap", fd));
     }
     let parent = match sys::ns_related(ns.as_fd(), libc::NS_GET_PARENT) {
         Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Err(Error::TargetInInitialUserns),
@@ -76,29 +87,45 @@ pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Re
             return Err(Error::MapWritten(kind));
         }
     }
-    let stat = target.read(c"stat")?;
-    let pid = stat.split(' ').next().and_then(parse_decimal_u32);
-    let pid = pid.ok_or_else(|| Error::os("idmap: reading stat", "no pid in field 1"))?;
-    Ok(Target {
-        userns: dev_ino(ns.as_fd(), "idmap: reading ns/user")?,
-        pid,
-        ..target
-    })
+    target.userns = dev_ino(ns.as_fd(), "idmap: reading ns/user")?;
+    Ok(target)
 }
 
 impl Target {
     /// Opens a file below the target's directory (names are constants here).
     fn open(&self, name: &CStr, flags: libc::c_int) -> Result<OwnedFd, Error> {
-        sys::openat(Some(self.dir), name, flags).map_err(|e| read_error(name, e))
+        sys::openat(Some(self.dir), name, flags).map_err(|e| self.read_error(name, e))
     }
 
-    fn read(&self, name: &CStr) -> Result<String, Error> {
+    pub fn read(&self, name: &CStr) -> Result<String, Error> {
         let mut text = String::new();
         File::from(self.open(name, libc::O_RDONLY)?)
             .take(MAX_PROC_FILE)
             .read_to_string(&mut text)
-            .map_err(|e| read_error(name, e))?;
+            .map_err(|e| self.read_error(name, e))?;
         Ok(text)
+    }
+
+    /// Reads /proc/PID/status (again): alive, and all four uids the caller's.
+    pub fn check_status(&self, caller_uid: u32) -> Result<(), Error> {
+        check_status(&self.read(c"status")?, caller_uid, self.op)
+    }
+
+    /// Keeps the target's pid its own until the helper exits, for writes that
+    /// name the target by pid (cgroup.procs): a zombie that a tracer holds
+    /// cannot be reaped by its parent, so the pid cannot be reused. Seized
+    /// as the caller, with no capability: the kernel allows it only on a
+    /// process the caller could trace itself. The status read after the
+    /// seize proves the seized process is the target: its pid was never free
+    /// since `open`.
+    pub fn hold(&self, caller_uid: u32) -> Result<(), Error> {
+        // SECURITY: no capability is effective; the tracee keeps running,
+        // and is released when the helper exits.
+        sys::ptrace_seize(self.pid).map_err(|e| match e.raw_os_error() {
+            Some(libc::ESRCH) => Error::TargetExited(self.op),
+            _ => Error::os(format!("{}: holding the target process", self.op), e),
+        })?;
+        self.check_status(caller_uid)
     }
 
     /// Opens `name` (`uid_map`, `gid_map` or `setgroups`) for the one write.
@@ -121,14 +148,14 @@ impl Target {
         }
         Ok(())
     }
-}
 
-/// ESRCH or ENOENT below /proc/PID: the process is gone (the fd pins its
-/// pid, so a new process with the same number is never reached).
-fn read_error(name: &CStr, e: io::Error) -> Error {
-    match e.raw_os_error() {
-        Some(libc::ESRCH | libc::ENOENT) => Error::TargetExited,
-        _ => Error::os(format!("idmap: reading {}", name.to_string_lossy()), e),
+    /// ESRCH or ENOENT below /proc/PID: the process is gone (the fd pins its
+    /// pid, so a new process with the same number is never reached).
+    fn read_error(&self, name: &CStr, e: io::Error) -> Error {
+        match e.raw_os_error() {
+            Some(libc::ESRCH | libc::ENOENT) => Error::TargetExited(self.op),
+            _ => Error::os(format!("{}: reading {}", self.op, name.to_string_lossy()), e),
+        }
     }
 }
 
@@ -153,18 +180,18 @@ pub fn open_own_ns(path: &CStr, op: &str) -> Result<OwnedFd, Error> {
 
 /// Checks /proc/PID/status: not a zombie, and all four `Uid:` fields (real,
 /// effective, saved, filesystem) equal to the caller's uid.
-pub fn check_status(status: &str, caller_uid: u32) -> Result<(), Error> {
+pub fn check_status(status: &str, caller_uid: u32, op: &'static str) -> Result<(), Error> {
     let field = |key: &str| status.lines().find_map(|line| line.strip_prefix(key));
     if field("State:").is_some_and(|state| state.trim_start().starts_with(['Z', 'X'])) {
-        return Err(Error::TargetExited);
+        return Err(Error::TargetExited(op));
     }
     let uids: Option<Vec<u32>> = field("Uid:").and_then(|v| v.split_whitespace().map(parse_decimal_u32).collect());
     match uids.as_deref() {
         Some(uids @ [_, _, _, _]) => match uids.iter().find(|&&uid| uid != caller_uid) {
-            Some(&target) => Err(Error::TargetUid(target, caller_uid)),
+            Some(&target) => Err(Error::TargetUid(op, target, caller_uid)),
             None => Ok(()),
         },
-        _ => Err(Error::os("idmap: reading status", "no valid Uid line")),
+        _ => Err(Error::os(format!("{op}: reading status"), "no valid Uid line")),
     }
 }
 
@@ -177,8 +204,8 @@ mod tests {
 
     #[test]
     fn status_uid_fields() {
-        assert!(check_status(STATUS, 1000).is_ok());
-        let message = |status: &str, uid| check_status(status, uid).unwrap_err().to_string();
+        assert!(check_status(STATUS, 1000, "idmap").is_ok());
+        let message = |status: &str, uid| check_status(status, uid, "idmap").unwrap_err().to_string();
         assert_eq!(
             message(STATUS, 1001),
             "idmap: target process belongs to uid 1000, not to the caller (uid 1001)"
@@ -199,5 +226,14 @@ mod tests {
         }
         let zombie = STATUS.replace("S (sleeping)", "Z (zombie)");
         assert_eq!(message(&zombie, 1000), "idmap: target process has exited");
+        // cgroup shares the checks, under its own name.
+        assert_eq!(
+            check_status(STATUS, 7, "cgroup").unwrap_err().to_string(),
+            "cgroup: target process belongs to uid 1000, not to the caller (uid 7)"
+        );
+        assert_eq!(
+            check_status(&zombie, 1000, "cgroup").unwrap_err().to_string(),
+            "cgroup: target process has exited"
+        );
     }
 }

@@ -54,7 +54,7 @@ struct Bridge {
 pub fn run(request: &VethRequest, fd_open: bool, mut caller: Caller) -> Result<String, Error> {
     // 1.
     let lock = policy_file::open_lock(STATE_DIR, caller.uid)?;
-    let supplementary = sys::getgroups().map_err(|e| Error::os("veth: reading the caller's groups", e))?;
+    let supplementary = identity::supplementary_groups("veth")?;
     privilege::drop_to(&caller, &[CAP_NET_ADMIN])?;
     caller.look_up_name()?;
     let groups = identity::group_names(caller.gid, &supplementary)?;

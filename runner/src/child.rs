@@ -3,7 +3,9 @@
 //! namespace once the parent has written the maps. Untrusted input: the
 //! rootfs content. Every failure goes back to the parent as a typed Failure.
 //!
-//! 1. Wait for CONFIGURE (EOF: the parent died, so exit quietly).
+//! 1. Wait for CONFIGURE (EOF: the parent died, so exit quietly). Until
+//!    then the child stays dumpable: the helper needs its /proc entries.
+//!    Now it becomes non-dumpable until exec (confine.rs).
 //! 2. Become root of the namespace: setresgid/setresuid(0), and setgroups([])
 //!    when the namespace allows it.
 //! 3. PR_SET_PDEATHSIG(SIGKILL), set after the id change (which clears it),
@@ -13,11 +15,21 @@
 //! 5. Host name; read the veth peers' names from the netpipe; in the
 //!    container's own network namespace, `lo` up and each interface
 //!    configured (network.rs).
-//! 6. The filesystem tree and pivot_root (rootfs.rs), then the cwd.
-//! 7. Mark every fd above stderr close-on-exec, restore the signal mask and
-//!    SIGPIPE, send READY, exec. If exec fails, send FAILED(exec).
+//!    Then the spec's sysctls (confine.rs), before /proc/sys is read-only.
+//! 6. The filesystem tree, with the masked and read-only paths, and
+//!    pivot_root (rootfs.rs, masked_paths.rs), then the cwd.
+//! 7. Mark every fd above stderr close-on-exec but those of --preserve-fds
+//!    (fds.rs), restore the signal mask and SIGPIPE, and prepare the exec
+//!    (exec.rs): nothing is allocated after the seccomp filter.
+//! 8. Confinement (confine.rs): rlimits, capabilities (bounding set dropped
+//!    while CAP_SETPCAP is still held, ambient last), no_new_privs, Landlock,
+//!    and seccomp as the very last step. Without no_new_privs, Landlock and
+//!    seccomp come before the capabilities, which they need.
+//! 9. Send READY, exec. If exec fails, send FAILED(exec).
 
+use crate::confine;
 use crate::exec;
+use crate::fds;
 use crate::net;
 use crate::network;
 use crate::rootfs;
@@ -44,20 +56,22 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
         _ => exit(CHILD_FAILED),
     };
     let error = match configure(spec, &channel, netpipe, setgroups_allowed, signal_mask) {
-        Ok(()) => {
-            let process = spec.process().as_ref();
-            let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
-            let env = process.and_then(|p| p.env().clone()).unwrap_or_default();
+        Ok(command) => {
             if channel.send(&Message::Ready).is_err() {
                 exit(CHILD_FAILED);
             }
-            let error = exec::exec(&args, &env);
-            Failure::os(Step::Exec, args.first().cloned().unwrap_or_default(), &error)
+            let error = command.exec();
+            Failure::os(Step::Exec, command_name(spec), &error)
         }
         Err(failure) => failure,
     };
     let _ = channel.send(&Message::Failed(error));
     exit(CHILD_FAILED)
+}
+
+fn command_name(spec: &Spec) -> String {
+    let args = spec.process().as_ref().and_then(|p| p.args().as_ref());
+    args.and_then(|a| a.first()).cloned().unwrap_or_default()
 }
 
 fn exit(status: i32) -> ! {
@@ -96,7 +110,8 @@ fn configure(
     netpipe: OwnedFd,
     setgroups_allowed: bool,
     signal_mask: &SigSet,
-) -> Result<(), Failure> {
+) -> Result<exec::Prepared, Failure> {
+    confine::set_non_dumpable()?;
     let root_gid = Gid::from_raw(0);
     let root_uid = Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
@@ -141,6 +156,7 @@ fn configure(
         }
         network::configure(&interfaces, &peers).map_err(|(what, e)| Failure::os(Step::Network, what, &e))?;
     }
+    confine::apply_sysctls(spec)?;
 
     rootfs::build(spec)?;
     let cwd = spec
@@ -150,19 +166,18 @@ fn configure(
         .unwrap_or_else(|| "/".into());
     nix::unistd::chdir(&cwd).map_err(os(Step::Cwd, &format!("chdir to {}", cwd.display())))?;
 
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
-    if unsafe { libc::close_range(3, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } < 0 {
-        return Err(Failure::os(
-            Step::Exec,
-            "marking fds close-on-exec",
-            &io::Error::last_os_error(),
-        ));
-    }
+    fds::prepare_for_exec(spec)?;
     // Rust ignores SIGPIPE in its own processes; the command must not inherit that.
     // SAFETY: resetting a disposition to SIG_DFL installs no handler.
     unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
         .map_err(os(Step::Exec, "resetting SIGPIPE"))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
         .map_err(os(Step::Exec, "restoring the signal mask"))?;
-    Ok(())
+
+    let process = spec.process().as_ref();
+    let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
+    let env = process.and_then(|p| p.env().clone()).unwrap_or_default();
+    let command = exec::prepare(&args, &env).map_err(|e| Failure::os(Step::Exec, command_name(spec), &e))?;
+    confine::apply(spec)?;
+    Ok(command)
 }

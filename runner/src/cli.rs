@@ -2,6 +2,8 @@
 //! checked for shape here, and turned into the container's OCI spec in
 //! `spec.rs`.
 
+use crate::cli_resources::ResourceArgs;
+use crate::cli_security::SecurityArgs;
 use crate::net::NetMode;
 use burrow_shared::ids::IdMapping;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -123,6 +125,12 @@ pub struct RunArgs {
     /// A nameserver for the container's /etc/resolv.conf (mounted over the rootfs's own); repeatable
     #[arg(long = "dns", value_name = "ADDR")]
     pub dns: Vec<std::net::IpAddr>,
+
+    #[command(flatten)]
+    pub resources: ResourceArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
 
     /// The command and its arguments
     #[arg(

@@ -8,56 +8,74 @@ use std::io;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-pub fn exec(args: &[String], env: &[String]) -> io::Error {
-    let to_c = |s: &String| CString::new(s.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
-    let (argv, envp) = match (
-        args.iter().map(to_c).collect::<io::Result<Vec<_>>>(),
-        env.iter().map(to_c).collect::<io::Result<Vec<_>>>(),
-    ) {
-        (Ok(argv), Ok(envp)) => (argv, envp),
-        (Err(e), _) | (_, Err(e)) => return e,
-    };
-    let Some(command) = args.first() else {
-        return io::Error::from_raw_os_error(libc::ENOENT);
-    };
-    if command.contains('/') {
-        return execve(&argv[0], &argv, &envp);
-    }
-    let path = env
-        .iter()
-        .find_map(|var| var.strip_prefix("PATH="))
-        .unwrap_or(DEFAULT_PATH);
-    // As execvp: try each directory; remember a permission error, but keep
-    // looking in case a later directory holds an executable one.
-    let mut denied = None;
-    for dir in path.split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let Ok(candidate) = CString::new(format!("{dir}/{command}")) else {
-            continue;
-        };
-        let error = execve(&candidate, &argv, &envp);
-        match error.raw_os_error() {
-            Some(libc::ENOENT | libc::ENOTDIR) => {}
-            Some(libc::EACCES) => denied = Some(error),
-            _ => return error,
-        }
-    }
-    denied.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+/// The command, with everything execve needs computed beforehand: after
+/// the seccomp filter, the child allocates nothing on the way to exec.
+pub struct Prepared {
+    /// Each path to try, in order (the command itself when it has a '/').
+    candidates: Vec<CString>,
+    /// Whether the candidates come from a PATH search.
+    searched: bool,
+    // The pointer arrays point into these; kept alive alongside.
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
 }
 
-fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
-    let argv_ptrs: Vec<*const libc::c_char> = argv
-        .iter()
-        .map(|a| a.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    let envp_ptrs: Vec<*const libc::c_char> = envp
-        .iter()
-        .map(|e| e.as_ptr())
-        .chain(std::iter::once(std::ptr::null()))
-        .collect();
-    // SAFETY: path, argv and envp are NUL-terminated strings in NULL-terminated
-    // arrays that outlive the call; execve returns only on failure.
-    unsafe { libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
-    io::Error::last_os_error()
+pub fn prepare(args: &[String], env: &[String]) -> io::Result<Prepared> {
+    let to_c = |s: &String| CString::new(s.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL));
+    let argv = args.iter().map(to_c).collect::<io::Result<Vec<_>>>()?;
+    let envp = env.iter().map(to_c).collect::<io::Result<Vec<_>>>()?;
+    let Some(command) = args.first() else {
+        return Err(io::Error::from_raw_os_error(libc::ENOENT));
+    };
+    let searched = !command.contains('/');
+    let candidates = if !searched {
+        vec![argv[0].clone()]
+    } else {
+        let path = env
+            .iter()
+            .find_map(|var| var.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        path.split(':')
+            .map(|dir| if dir.is_empty() { "." } else { dir })
+            .filter_map(|dir| CString::new(format!("{dir}/{command}")).ok())
+            .collect()
+    };
+    let pointers = |strings: &[CString]| -> Vec<*const libc::c_char> {
+        strings
+            .iter()
+            .map(|s| s.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect()
+    };
+    Ok(Prepared {
+        candidates,
+        searched,
+        argv_ptrs: pointers(&argv),
+        envp_ptrs: pointers(&envp),
+        _argv: argv,
+        _envp: envp,
+    })
+}
+
+impl Prepared {
+    /// As execvp: try each candidate; remember a permission error, but keep
+    /// looking in case a later directory holds an executable one.
+    pub fn exec(&self) -> io::Error {
+        let mut denied = None;
+        for candidate in &self.candidates {
+            // SAFETY: the path, argv and envp are NUL-terminated strings in
+            // NULL-terminated arrays that `self` keeps alive; execve returns
+            // only on failure.
+            unsafe { libc::execve(candidate.as_ptr(), self.argv_ptrs.as_ptr(), self.envp_ptrs.as_ptr()) };
+            let error = io::Error::last_os_error();
+            match error.raw_os_error() {
+                Some(libc::ENOENT | libc::ENOTDIR) if self.searched => {}
+                Some(libc::EACCES) if self.searched => denied = Some(error),
+                _ => return error,
+            }
+        }
+        denied.unwrap_or_else(|| io::Error::from_raw_os_error(libc::ENOENT))
+    }
 }

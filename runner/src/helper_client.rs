@@ -5,7 +5,7 @@
 
 use crate::error::{Context, Error, Result};
 use burrow_shared::ids::IdMapping;
-use burrow_shared::request::{IdmapRequest, VethRequest};
+use burrow_shared::request::{CgroupRequest, IdmapRequest, VethRequest};
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -49,6 +49,24 @@ pub fn veth(netns: BorrowedFd, bridge: &str) -> Result<String> {
         operation: "veth",
         message: format!("unexpected reply {line:?}"),
     })
+}
+
+/// Has the helper delegate a cgroup to the caller in each hierarchy and move
+/// the child behind `proc_dir` into a new leaf `name`; returns the leaves.
+pub fn cgroup(proc_dir: BorrowedFd, name: &str) -> Result<Vec<PathBuf>> {
+    let request = CgroupRequest {
+        proc_fd: TARGET_FD,
+        name: name.to_owned(),
+    };
+    let line = run("cgroup", &request.to_args(), proc_dir)?;
+    let leaves: Vec<PathBuf> = line.split_whitespace().skip(2).map(PathBuf::from).collect();
+    if leaves.is_empty() || leaves.iter().any(|leaf| !leaf.is_absolute()) {
+        return Err(Error::Helper {
+            operation: "cgroup",
+            message: format!("unexpected reply {line:?}"),
+        });
+    }
+    Ok(leaves)
 }
 
 /// Runs one helper operation on `target`; returns its success line.

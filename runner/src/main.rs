@@ -2,24 +2,38 @@
 //! container as an OCI spec, starts it (parent.rs / child.rs) and reports one
 //! error line or passes the container's exit status through.
 
+mod capabilities;
+mod cgroup;
 mod child;
 mod cleanup;
 mod cli;
+mod cli_resources;
+mod cli_security;
+mod confine;
 mod error;
 mod exec;
+mod fds;
 mod helper_client;
 mod idmap;
+mod landlock_rules;
 mod log_stderr;
+mod masked_paths;
 mod mount_api;
 mod net;
 mod netlink;
 mod network;
 mod parent;
+mod resources;
+mod rlimits;
 mod rootfs;
+mod seccomp;
+mod seccomp_profile;
+mod security;
 mod spawn;
 mod spec;
 mod supervise;
 mod sync;
+mod syscalls;
 
 use burrow_shared::ids::{IdKind, check_map};
 use clap::{CommandFactory, FromArgMatches};
@@ -29,6 +43,12 @@ use idmap::Caller;
 use net::{Interface, NetMode};
 
 fn main() {
+    // Before anything else: no fd burrow inherited reaches the helper or the
+    // container unless asked for (--preserve-fds).
+    if let Err(e) = fds::mark_inherited_cloexec() {
+        eprintln!("burrow: marking inherited fds close-on-exec: {e}");
+        std::process::exit(status::FAILED);
+    }
     let parsed = Cli::command()
         .try_get_matches()
         .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));

@@ -46,6 +46,17 @@ pub fn clone_tree(dir: Option<BorrowedFd>, path: &Path, recursive: bool) -> io::
     fd_result(unsafe { libc::syscall(libc::SYS_open_tree, dir, path.as_ptr(), flags) })
 }
 
+/// A detached copy of the mount tree at the object `fd` names (open_tree
+/// with AT_EMPTY_PATH), with all submounts when `recursive`.
+pub fn clone_fd(fd: BorrowedFd, recursive: bool) -> io::Result<OwnedFd> {
+    let mut flags = libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC | libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    // SAFETY: "" with AT_EMPTY_PATH names the fd itself; the flags are plain integers.
+    fd_result(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) })
+}
+
 /// A new, detached filesystem instance of `fstype` (fsopen, fsconfig,
 /// fsmount). `options` are `key` flags or `key=value` strings.
 pub fn new_filesystem(fstype: &str, source: &str, options: &[&str], attrs: u64) -> io::Result<OwnedFd> {

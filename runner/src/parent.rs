@@ -5,7 +5,9 @@
 //! 2. clone3 into the spec's namespaces; the child continues in child::run.
 //! 3. Open the child's /proc/PID directory: the child cannot be reaped (we
 //!    are its parent and have not waited), so the fd names it for sure.
-//! 4. Write its uid/gid maps (idmap.rs); have the helper make each veth,
+//! 4. Write its uid/gid maps (idmap.rs); have the helper delegate a cgroup
+//!    and put the child in a leaf of it, with its limits (cgroup.rs); have
+//!    the helper make each veth,
 //!    its peer directly in the child's network namespace, and write the
 //!    peers' names into the netpipe.
 //! 5. CONFIGURE; wait for READY or the child's FAILED.
@@ -16,6 +18,7 @@
 //! If anything fails after the clone, the child is killed and reaped. Either
 //! way, the veths made for it are deleted before burrow exits (cleanup.rs).
 
+use crate::cgroup::{self, Cgroup};
 use crate::child;
 use crate::cleanup;
 use crate::error::{Context, Error, Result};
@@ -47,7 +50,9 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
     };
     drop((child_end, netpipe_read));
     let mut interfaces_made = None;
-    let result = match start(spec, caller, &child, &parent_end, netpipe_write, &mut interfaces_made) {
+    let mut cgroup = None;
+    let made = (&mut interfaces_made, &mut cgroup);
+    let result = match start(spec, caller, &child, &parent_end, netpipe_write, made) {
         Ok(()) => {
             drop(parent_end);
             supervise::wait(&child, &signals).context(|| "supervising the container".to_owned())
@@ -60,6 +65,9 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
     };
     if let Some(namespaces) = interfaces_made {
         cleanup::remove_interfaces(&namespaces);
+    }
+    if let Some(cgroup) = cgroup {
+        cgroup.remove();
     }
     result
 }
@@ -79,16 +87,16 @@ fn clone_flags(spec: &Spec) -> u64 {
         .fold(0, |flags, ns| flags | ns.typ() as u64)
 }
 
-/// Steps 3 to 6. `interfaces_made` receives the container's namespaces once
-/// the helper has made a veth there, so they outlive the container for
-/// cleanup.
+/// Steps 3 to 6. What is made for the container on the host is recorded in
+/// `made` as soon as it exists, for cleanup: its namespaces once the helper
+/// has made a veth there (so they outlive the container), and its cgroup.
 fn start(
     spec: &Spec,
     caller: &Caller,
     child: &Child,
     channel: &Channel,
     netpipe: OwnedFd,
-    interfaces_made: &mut Option<cleanup::Namespaces>,
+    (interfaces_made, cgroup_made): (&mut Option<cleanup::Namespaces>, &mut Option<Cgroup>),
 ) -> Result<()> {
     let proc_dir = nix::fcntl::open(
         format!("/proc/{}", child.pid).as_str(),
@@ -99,6 +107,11 @@ fn start(
     let uid_map = spec::id_map(spec, IdKind::Uid);
     let gid_map = spec::id_map(spec, IdKind::Gid);
     let setgroups_allowed = idmap::write_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map)?;
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    // oci-spec fills in a default resources section: only limits count.
+    let resources = resources.filter(|r| r.memory().is_some() || r.pids().is_some() || r.cpu().is_some());
+    let cgroup_parent = cgroup_parent(spec);
+    *cgroup_made = cgroup::place(proc_dir.as_fd(), child.pid, resources, cgroup_parent.as_deref())?;
 
     let interfaces = net::interfaces(spec.annotations().as_ref());
     let mut peers = String::new();
@@ -137,6 +150,12 @@ fn start(
         )),
         Err(error) => Err(lost_child(child, error)),
     }
+}
+
+/// `--cgroup-parent`, carried as the spec's relative `linux.cgroupsPath`.
+fn cgroup_parent(spec: &Spec) -> Option<String> {
+    let path = spec.linux().as_ref()?.cgroups_path().as_ref()?;
+    path.to_str().map(str::to_owned)
 }
 
 fn setup_error(failure: Failure) -> Error {

@@ -9,7 +9,8 @@
 //!    a fresh tmpfs attached at /tmp (the default root).
 //! 4. Mount each spec mount in order on its target inside the root, creating
 //!    a missing target directory (or file, for a file bind).
-//! 5. Add the /dev links; make the root read-only if asked.
+//! 5. Add the /dev links; mask and make read-only the spec's masked and
+//!    read-only paths (masked_paths.rs); make the root read-only if asked.
 //! 6. pivot_root into the root and detach the old root: no host path stays
 //!    reachable.
 
@@ -75,6 +76,7 @@ pub fn build(spec: &Spec) -> Result<(), Failure> {
     if let Some(text) = net::resolv_conf(spec.annotations().as_ref()) {
         mount_resolv_conf(root.as_fd(), &text)?;
     }
+    crate::masked_paths::apply(root.as_fd(), spec)?;
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         set_attributes(root.as_fd(), MOUNT_ATTR_RDONLY, false).map_err(fail("making the root read-only"))?;
     }

@@ -63,3 +63,14 @@ pub fn send_signal(pidfd: &OwnedFd, signal: libc::c_int) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A pidfd for `pid` (pidfd_open).
+pub fn open_pidfd(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall; the result is checked before use.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pidfd_open returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}

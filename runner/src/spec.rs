@@ -7,6 +7,7 @@ use crate::cli::RunArgs;
 use crate::error::{Context, Error, Result};
 use crate::exec::DEFAULT_PATH;
 use crate::net::{self, Interface, NetMode};
+use crate::resources;
 use burrow_shared::ids::{IdKind, IdMapping};
 use oci_spec::runtime::{
     LinuxBuilder, LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
@@ -97,7 +98,7 @@ pub fn from_run_args(
 
     let process = ProcessBuilder::default()
         .args(command)
-        .env(environment(&args.env))
+        .env(environment(&crate::security::extra_env(args)?))
         .cwd(&args.cwd)
         .user(UserBuilder::default().uid(0u32).gid(0u32).build().map_err(invalid)?)
         .build()
@@ -108,7 +109,15 @@ pub fn from_run_args(
         .filter(|&&typ| !(typ == LinuxNamespaceType::Network && *net_mode == NetMode::Host))
         .map(|&typ| LinuxNamespaceBuilder::default().typ(typ).build().map_err(invalid))
         .collect::<Result<Vec<_>>>()?;
-    let linux = LinuxBuilder::default()
+    let mut linux = LinuxBuilder::default();
+    if let Some(resources) = resources::from_args(&args.resources)? {
+        linux = linux.resources(resources);
+    }
+    if let Some(parent) = &args.resources.cgroup_parent {
+        // Relative: below the cgroup delegated to the caller (cgroup.rs).
+        linux = linux.cgroups_path(parent);
+    }
+    let linux = linux
         .namespaces(namespaces)
         .uid_mappings(oci_map(uid_map)?)
         .gid_mappings(oci_map(gid_map)?)
@@ -130,6 +139,8 @@ pub fn from_run_args(
         .annotations(annotations)
         .build()
         .map_err(invalid)
+        // Capabilities, no_new_privs, rlimits, seccomp, masked paths (security.rs).
+        .and_then(|mut spec| crate::security::configure(&mut spec, &args.security).map(|()| spec))
 }
 
 /// The id map of one kind, back from the spec.

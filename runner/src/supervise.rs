@@ -66,19 +66,31 @@ pub fn wait(child: &Child, signals: &Signals) -> io::Result<i32> {
             }
         }
         if fds[0].any().unwrap_or(false) {
-            return reap(child);
+            let (status, signal) = reap_with_signal(child)?;
+            if signal == Some(Signal::SIGSYS) {
+                // On x86_64 the kernel raises SIGSYS only for seccomp (a
+                // filter's kill or trap: burrow's, or one the container
+                // installed itself).
+                log::error!("the container was killed by seccomp (SIGSYS)");
+            }
+            return Ok(status);
         }
     }
 }
 
 /// Waits for the child to end and returns burrow's status for it.
 pub fn reap(child: &Child) -> io::Result<i32> {
+    reap_with_signal(child).map(|(status, _)| status)
+}
+
+/// As `reap`, and the signal that killed it, if one did.
+fn reap_with_signal(child: &Child) -> io::Result<(i32, Option<Signal>)> {
     loop {
         match waitid(Id::PIDFd(child.pidfd.as_fd()), WaitPidFlag::WEXITED) {
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(128 + signal as i32),
+            Ok(WaitStatus::Exited(_, code)) => return Ok((code, None)),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok((128 + signal as i32, Some(signal))),
             Ok(_) => continue,
         }
     }

@@ -28,10 +28,18 @@ pub enum Step {
     PivotRoot,
     Cwd,
     Exec,
+    Dumpable,
+    MaskedPaths,
+    Rlimits,
+    Capabilities,
+    NoNewPrivileges,
+    Landlock,
+    Seccomp,
+    Sysctl,
 }
 
 impl Step {
-    const ALL: [Step; 9] = [
+    const ALL: [Step; 17] = [
         Step::Identity,
         Step::ParentDeath,
         Step::CgroupNamespace,
@@ -41,6 +49,14 @@ impl Step {
         Step::PivotRoot,
         Step::Cwd,
         Step::Exec,
+        Step::Dumpable,
+        Step::MaskedPaths,
+        Step::Rlimits,
+        Step::Capabilities,
+        Step::NoNewPrivileges,
+        Step::Landlock,
+        Step::Seccomp,
+        Step::Sysctl,
     ];
 
     fn from_byte(byte: u8) -> Option<Step> {
@@ -58,6 +74,14 @@ impl Step {
             Step::PivotRoot => "pivot-root",
             Step::Cwd => "cwd",
             Step::Exec => "exec",
+            Step::Dumpable => "dumpable",
+            Step::MaskedPaths => "masked-paths",
+            Step::Rlimits => "rlimits",
+            Step::Capabilities => "capabilities",
+            Step::NoNewPrivileges => "no-new-privileges",
+            Step::Landlock => "landlock",
+            Step::Seccomp => "seccomp",
+            Step::Sysctl => "sysctl",
         }
     }
 }

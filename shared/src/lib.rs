@@ -3,6 +3,7 @@
 //! call, so all of it is unit-tested without root; in the helper, every input
 //! to it is untrusted.
 
+pub mod cgroup_policy;
 pub mod exit;
 pub mod ids;
 pub mod request;

@@ -6,19 +6,23 @@
 //! ```text
 //! burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...
 //! burrow-helper veth --netns-fd FD --bridge BRIDGE
+//! burrow-helper cgroup --proc-fd FD --name NAME
 //! ```
 //!
-//! FD is inherited from the caller: for idmap an open directory `/proc/PID`
-//! of the target process, for veth an nsfs fd on the target's network
-//! namespace. The helper never opens a path the caller names.
+//! FD is inherited from the caller: for idmap and cgroup an open directory
+//! `/proc/PID` of the target process, for veth an nsfs fd on the target's
+//! network namespace. The helper never opens a path the caller names; NAME is
+//! one cgroup name component (`cgroup_policy::valid_name`).
 
+use crate::cgroup_policy::valid_name;
 use crate::ids::{IdKind, IdMapping, MAX_MAP_LINES, parse_decimal_u32};
 use std::ffi::OsString;
 use std::fmt;
 use std::os::fd::RawFd;
 
 pub const USAGE: &str = "usage: burrow-helper idmap --proc-fd FD [--uid NS:HOST:COUNT]... [--gid NS:HOST:COUNT]...
-       burrow-helper veth --netns-fd FD --bridge BRIDGE";
+       burrow-helper veth --netns-fd FD --bridge BRIDGE
+       burrow-helper cgroup --proc-fd FD --name NAME";
 
 /// Inherited fds the helper accepts: never stdio, and below a small bound.
 pub const MAX_TARGET_FD: RawFd = 1023;
@@ -32,6 +36,7 @@ const MAX_ARGS: usize = 3 + 4 * MAX_MAP_LINES;
 pub enum Request {
     Idmap(IdmapRequest),
     Veth(VethRequest),
+    Cgroup(CgroupRequest),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -79,6 +84,23 @@ impl VethRequest {
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
+pub struct CgroupRequest {
+    pub proc_fd: RawFd,
+    /// The leaf's name, a valid cgroup name (`cgroup_policy::valid_name`).
+    pub name: String,
+}
+
+impl CgroupRequest {
+    /// The helper's arguments (without argv[0]) for this request.
+    pub fn to_args(&self) -> Vec<String> {
+        let fd = self.proc_fd.to_string();
+        ["cgroup", "--proc-fd", &fd, "--name", &self.name]
+            .map(str::to_owned)
+            .to_vec()
+    }
+}
+
 /// Whether the kernel would accept `name` as an interface name (its
 /// `dev_valid_name`): 1 to 15 bytes, not `.` or `..`, no `/`, `:` or
 /// whitespace. Control characters (NUL among them) are refused as well, so
@@ -95,6 +117,7 @@ impl Request {
         match self {
             Request::Idmap(r) => vec![r.proc_fd],
             Request::Veth(r) => vec![r.netns_fd],
+            Request::Cgroup(r) => vec![r.proc_fd],
         }
     }
 
@@ -102,6 +125,7 @@ impl Request {
         match self {
             Request::Idmap(_) => "idmap",
             Request::Veth(_) => "veth",
+            Request::Cgroup(_) => "cgroup",
         }
     }
 }
@@ -142,7 +166,15 @@ pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
     let (operation, options) = words.split_first().ok_or_else(|| usage("no operation given"))?;
     match *operation {
         "idmap" => parse_idmap(options).map(Request::Idmap),
-        "veth" => parse_veth(options).map(Request::Veth),
+        "veth" => {
+            let (netns_fd, bridge) =
+                parse_fd_and("veth", options, "--netns-fd", ("--bridge", "bridge name"), valid_ifname)?;
+            Ok(Request::Veth(VethRequest { netns_fd, bridge }))
+        }
+        "cgroup" => {
+            let (proc_fd, name) = parse_fd_and("cgroup", options, "--proc-fd", ("--name", "name"), valid_name)?;
+            Ok(Request::Cgroup(CgroupRequest { proc_fd, name }))
+        }
         other => Err(usage(format!("unknown operation {other:?}"))),
     }
 }
@@ -205,23 +237,26 @@ fn parse_idmap(options: &[&str]) -> Result<IdmapRequest, UsageError> {
     Ok(IdmapRequest { proc_fd, uid, gid })
 }
 
-fn parse_veth(options: &[&str]) -> Result<VethRequest, UsageError> {
-    let (mut netns_fd, mut bridge) = (None, None);
-    for_each_option("veth", options, &["--netns-fd", "--bridge"], |option, value| {
-        if option == "--netns-fd" {
-            return once("veth", option, &mut netns_fd, || parse_fd("veth", option, value));
+/// `OP FD_OPTION FD VALUE_OPTION VALUE` in either order, each once; `valid`
+/// checks the value, `what` names it in the refusal.
+fn parse_fd_and(
+    op: &str,
+    options: &[&str],
+    fd_option: &str,
+    (value_option, what): (&str, &str),
+    valid: fn(&str) -> bool,
+) -> Result<(RawFd, String), UsageError> {
+    let (mut fd, mut value) = (None, None);
+    for_each_option(op, options, &[fd_option, value_option], |option, word| {
+        if option == fd_option {
+            return once(op, option, &mut fd, || parse_fd(op, option, word));
         }
-        once("veth", option, &mut bridge, || {
-            if !valid_ifname(value) {
-                return Err(usage(format!("veth: bad bridge name {value:?}")));
-            }
-            Ok(value.to_owned())
+        once(op, option, &mut value, || match valid(word) {
+            true => Ok(word.to_owned()),
+            false => Err(usage(format!("{op}: bad {what} {word:?}"))),
         })
     })?;
-    Ok(VethRequest {
-        netns_fd: required("veth", "--netns-fd", netns_fd)?,
-        bridge: required("veth", "--bridge", bridge)?,
-    })
+    Ok((required(op, fd_option, fd)?, required(op, value_option, value)?))
 }
 
 fn parse_fd(op: &str, option: &str, value: &str) -> Result<RawFd, UsageError> {
@@ -416,6 +451,79 @@ mod tests {
             (
                 &["veth", "--netns-fd", "3", "--bridge", "br0\nok"],
                 "veth: bad bridge name \"br0\\nok\"",
+            ),
+        ];
+        for (words, expected) in cases {
+            assert_eq!(parse(&args(words)).unwrap_err().0, *expected, "{words:?}");
+        }
+    }
+
+    #[test]
+    fn cgroup_round_trip() {
+        let request = CgroupRequest {
+            proc_fd: 3,
+            name: "c42-0badf00d".into(),
+        };
+        let words = request.to_args();
+        assert_eq!(words, ["cgroup", "--proc-fd", "3", "--name", "c42-0badf00d"]);
+        let parsed = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
+        assert_eq!((parsed.fds(), parsed.operation()), (vec![3], "cgroup"));
+        assert_eq!(parsed, Request::Cgroup(request));
+        // A value that looks like an option is a value (and a valid name).
+        let dashes = parse(&args(&["cgroup", "--proc-fd", "3", "--name", "--help"]));
+        assert!(matches!(dashes, Ok(Request::Cgroup(CgroupRequest { name, .. })) if name == "--help"));
+        let name64 = "n".repeat(64);
+        let reordered = parse(&args(&["cgroup", "--name", &name64, "--proc-fd", "1023"]));
+        assert_eq!(
+            reordered,
+            Ok(Request::Cgroup(CgroupRequest {
+                proc_fd: 1023,
+                name: name64
+            }))
+        );
+    }
+
+    #[test]
+    fn cgroup_refusals() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["cgroup"], "cgroup: --proc-fd is required"),
+            (&["cgroup", "--proc-fd", "3"], "cgroup: --name is required"),
+            (&["cgroup", "--name", "c1"], "cgroup: --proc-fd is required"),
+            (&["cgroup", "--proc-fd", "3", "--name"], "cgroup: --name needs a value"),
+            (&["cgroup", "--netns-fd", "3"], "cgroup: unknown option \"--netns-fd\""),
+            (
+                &["cgroup", "--proc-fd", "0", "--name", "c1"],
+                "cgroup: --proc-fd \"0\" is not a descriptor from 3 to 1023",
+            ),
+            (
+                &["cgroup", "--proc-fd", "3", "--name", "a", "--name", "b"],
+                "cgroup: --name given twice",
+            ),
+            (&["cgroup", "--proc-fd", "3", "--name", ".."], "cgroup: bad name \"..\""),
+            (&["cgroup", "--proc-fd", "3", "--name", ""], "cgroup: bad name \"\""),
+            (
+                &["cgroup", "--proc-fd", "3", "--name", "a/b"],
+                "cgroup: bad name \"a/b\"",
+            ),
+            (
+                &["cgroup", "--proc-fd", "3", "--name", "cgroup.procs"],
+                "cgroup: bad name \"cgroup.procs\"",
+            ),
+            (
+                &["cgroup", "--proc-fd", "3", "--name", "release_agent"],
+                "cgroup: bad name \"release_agent\"",
+            ),
+            (
+                &["cgroup", "--proc-fd", "3", "--name", "notify_on_release"],
+                "cgroup: bad name \"notify_on_release\"",
+            ),
+            (
+                &["cgroup", "--proc-fd", "3", "--name", "a\nb"],
+                "cgroup: bad name \"a\\nb\"",
+            ),
+            (
+                &["cgroup", "--proc-fd", "3", "--name", &"x".repeat(65)],
+                "argument 5 is longer than 64 bytes",
             ),
         ];
         for (words, expected) in cases {

@@ -64,15 +64,19 @@ pub fn parse(text: &str) -> Result<Vec<UsernetRule>, UsernetSyntaxError> {
 /// names `groups` (each group by name and by gid in decimal): the sum of the
 /// COUNT of every matching rule, saturating.
 pub fn allowance(rules: &[UsernetRule], user: &str, uid: u32, groups: &[String], bridge: &str) -> u32 {
-    let uid = uid.to_string();
     rules
         .iter()
-        .filter(|r| r.bridge == bridge)
-        .filter(|r| match r.owner.strip_prefix('@') {
-            Some(group) => groups.iter().any(|g| g == group),
-            None => r.owner == user || r.owner == uid,
-        })
+        .filter(|r| r.bridge == bridge && owner_matches(&r.owner, user, uid, groups))
         .fold(0, |sum: u32, r| sum.saturating_add(r.count))
+}
+
+/// Whether a rule's `USER` or `@GROUP` names the caller: its login name or
+/// uid, or one of its groups (by name or gid). Shared with /etc/burrow/cgroup.
+pub fn owner_matches(owner: &str, user: &str, uid: u32, groups: &[String]) -> bool {
+    match owner.strip_prefix('@') {
+        Some(group) => groups.iter().any(|g| g == group),
+        None => owner == user || owner == uid.to_string(),
+    }
 }
 
 #[cfg(test)]

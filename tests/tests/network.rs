@@ -748,7 +748,10 @@ fn veth_allowance_by_group_and_uid(f: &Fixture) -> Result<(), Failed> {
 
 /// `--net bridge:brtest0 --ip ADDR/24` and the rest.
 fn on_bridge<'a>(address: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec!["--net", "bridge:brtest0", "--ip", address];
+    // busybox ping run as root insists on a raw socket, and CAP_NET_RAW is
+    // not in the default capability set (the ICMP datagram sockets that
+    // ping_group_range allows are tested in hardening.rs).
+    let mut args = vec!["--cap-add", "NET_RAW", "--net", "bridge:brtest0", "--ip", address];
     args.extend_from_slice(rest);
     args
 }
@@ -1039,12 +1042,35 @@ fn network_bad_options(f: &Fixture) -> Result<(), Failed> {
             &[
                 "--net",
                 "bridge:brtest0",
+                "--net-name",
+                "up0",
                 "--net",
                 "bridge:brtest0",
                 "--net-name",
-                "eth0",
+                "up0",
             ],
-            "interface name eth0 is used twice",
+            "interface name up0 is used twice",
+        ),
+        (
+            &["--net", "bridge:brtest0", "--mac", "00:00:00:00:00:00"],
+            "bad --mac \"00:00:00:00:00:00\": the all-zero address cannot be an interface's",
+        ),
+        (
+            &[
+                "--net",
+                "bridge:brtest0",
+                "--ip",
+                "10.203.0.2/24",
+                "--gateway",
+                "10.203.0.1",
+                "--net",
+                "bridge:brtest0",
+                "--ip",
+                "10.203.0.3/24",
+                "--gateway",
+                "10.203.0.1",
+            ],
+            "--gateway 10.203.0.1: only one default route per address family",
         ),
         (
             &["--net", "bridge:br/test"],

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
             Ok(n) => ExitCode::from(n),
             Err(_) => usage(),
         },
+        [command, rest @ ..] if hardening::COMMANDS.contains(command) => hardening::run(command, rest),
         _ => usage(),
     }
 }
@@ -142,3 +143,272 @@ fn segv() -> ExitCode {
     }
     fail("still alive after the fault")
 }
+
+// ---------------------------------------------------------------------------
+// Hardening probes, for tests/tests/hardening.rs (begin). x86_64 only.
+//
+// ```text
+// probe try ITEM...              run each ITEM in this process, in order, and print
+//                                "ITEM: ok" or "ITEM: <error>" for each; ITEMs:
+//   keyctl add_key request_key bpf perf_event_open userfaultfd   (arguments the kernel refuses
+//                                otherwise, so that only seccomp gives EPERM)
+//   clone3 (NULL args)  clone-user  unshare-user  unshare-mount  personality=N
+//   tiocsti tioclinux           (on a new pty made the controlling terminal)
+//   tiocsti-high                 TIOCSTI with bits above the 32 the kernel reads set
+//   x32  int80                   getpid through the x32 and the i386 entry points
+//   write-at=FD/NAME  read-at=FD/NAME  list-at=FD  mount-tmpfs=PATH
+//   icmp-socket  raw-socket      socket(AF_INET, SOCK_DGRAM or SOCK_RAW, IPPROTO_ICMP)
+// probe run-as UID GID PROG [ARG...]   setgroups([]) if permitted, setresgid, setresuid, execv
+// probe ids                      "uid R E S" of this process
+// ```
+mod hardening {
+    use std::ffi::{CString, c_char, c_int, c_long, c_uint, c_ulong, c_void};
+    use std::io;
+    use std::process::ExitCode;
+
+    pub const COMMANDS: &[&str] = &["try", "run-as", "ids"];
+
+    const SYS_IOCTL: c_long = 16;
+    const SYS_GETPID: c_long = 39;
+    const SYS_SOCKET: c_long = 41;
+    const SYS_CLONE: c_long = 56;
+    const SYS_PERSONALITY: c_long = 135;
+    const SYS_MOUNT: c_long = 165;
+    const SYS_ADD_KEY: c_long = 248;
+    const SYS_REQUEST_KEY: c_long = 249;
+    const SYS_KEYCTL: c_long = 250;
+    const SYS_UNSHARE: c_long = 272;
+    const SYS_PERF_EVENT_OPEN: c_long = 298;
+    const SYS_BPF: c_long = 321;
+    const SYS_USERFAULTFD: c_long = 323;
+    const SYS_CLONE3: c_long = 435;
+    const X32_SYSCALL_BIT: c_long = 0x4000_0000;
+    const CLONE_NEWNS: c_long = 0x0002_0000;
+    const CLONE_NEWUSER: c_long = 0x1000_0000;
+    const SIGCHLD: c_long = 17;
+    const TIOCSTI: c_ulong = 0x5412;
+    const TIOCLINUX: c_ulong = 0x541c;
+    const TIOCGPTN: c_ulong = 0x8004_5430;
+    const TIOCSPTLCK: c_ulong = 0x4004_5431;
+    const O_RDONLY: c_int = 0;
+    const O_WRONLY: c_int = 1;
+    const O_RDWR: c_int = 2;
+    const O_CREAT: c_int = 0o100;
+    const O_EXCL: c_int = 0o200;
+    const O_DIRECTORY: c_int = 0o200000;
+    const O_CLOEXEC: c_int = 0o2000000;
+
+    unsafe extern "C" {
+        fn syscall(number: c_long, ...) -> c_long;
+        fn open(path: *const c_char, flags: c_int, ...) -> c_int;
+        fn openat(dir: c_int, path: *const c_char, flags: c_int, ...) -> c_int;
+        fn read(fd: c_int, buf: *mut c_void, count: usize) -> isize;
+        fn close(fd: c_int) -> c_int;
+        fn setsid() -> c_int;
+        fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
+        fn _exit(status: c_int) -> !;
+        fn execv(path: *const c_char, argv: *const *const c_char) -> c_int;
+        fn getresuid(ruid: *mut c_uint, euid: *mut c_uint, suid: *mut c_uint) -> c_int;
+    }
+
+    pub fn run(command: &str, rest: &[&str]) -> ExitCode {
+        match (command, rest) {
+            ("try", items) if !items.is_empty() => {
+                for item in items {
+                    let result = try_item(item).map_or_else(|e| e.to_string(), |()| "ok".to_owned());
+                    println!("{item}: {result}");
+                }
+                ExitCode::SUCCESS
+            }
+            ("run-as", [uid, gid, program, args @ ..]) => match (uid.parse(), gid.parse()) {
+                (Ok(uid), Ok(gid)) => run_as(uid, gid, program, args),
+                _ => super::usage(),
+            },
+            ("ids", []) => {
+                let (mut r, mut e, mut s) = (0, 0, 0);
+                // SAFETY: getresuid writes three uids.
+                unsafe { getresuid(&mut r, &mut e, &mut s) };
+                println!("uid {r} {e} {s}");
+                ExitCode::SUCCESS
+            }
+            _ => super::usage(),
+        }
+    }
+
+    fn check(ret: c_long) -> io::Result<c_long> {
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret)
+        }
+    }
+
+    fn c(text: &str) -> io::Result<CString> {
+        CString::new(text).map_err(|_| io::Error::from_raw_os_error(22))
+    }
+
+    /// `FD/NAME` of write-at and read-at.
+    fn fd_and_name(arg: &str) -> io::Result<(c_int, CString)> {
+        let (fd, name) = arg
+            .split_once('/')
+            .ok_or_else(|| io::Error::other("expected FD/NAME"))?;
+        Ok((fd.parse().map_err(|_| io::Error::other("bad fd"))?, c(name)?))
+    }
+
+    fn try_item(item: &str) -> io::Result<()> {
+        let (name, arg) = item.split_once('=').map_or((item, ""), |(n, a)| (n, a));
+        let null = std::ptr::null::<c_void>();
+        // SAFETY (all below): system calls with integer arguments, NULL
+        // pointers the kernel checks, or pointers to live local values.
+        unsafe {
+            match name {
+                "keyctl" => check(syscall(SYS_KEYCTL, 9999 as c_long)).map(drop),
+                "add_key" => check(syscall(SYS_ADD_KEY, null, null, null, 0usize, 0 as c_long)).map(drop),
+                "request_key" => check(syscall(SYS_REQUEST_KEY, null, null, null, 0 as c_long)).map(drop),
+                "bpf" => check(syscall(SYS_BPF, 9999 as c_long, null, 0 as c_long)).map(drop),
+                "perf_event_open" => check(syscall(
+                    SYS_PERF_EVENT_OPEN,
+                    null,
+                    0 as c_long,
+                    -1 as c_long,
+                    -1 as c_long,
+                    0 as c_long,
+                ))
+                .map(drop),
+                "userfaultfd" => check(syscall(SYS_USERFAULTFD, 0xffff as c_long)).map(drop),
+                "clone3" => check(syscall(SYS_CLONE3, null, 0usize)).map(drop),
+                "clone-user" => {
+                    let pid = check(syscall(
+                        SYS_CLONE,
+                        CLONE_NEWUSER | SIGCHLD,
+                        0 as c_long,
+                        0 as c_long,
+                        0 as c_long,
+                        0 as c_long,
+                    ))?;
+                    if pid == 0 {
+                        _exit(0);
+                    }
+                    waitpid(pid as c_int, std::ptr::null_mut(), 0);
+                    Ok(())
+                }
+                "unshare-user" => check(syscall(SYS_UNSHARE, CLONE_NEWUSER)).map(drop),
+                "unshare-mount" => check(syscall(SYS_UNSHARE, CLONE_NEWNS)).map(drop),
+                "personality" => {
+                    let persona: c_long = arg.parse().map_err(|_| io::Error::other("bad persona"))?;
+                    check(syscall(SYS_PERSONALITY, persona)).map(drop)
+                }
+                "tiocsti" | "tiocsti-high" | "tioclinux" => {
+                    let tty = controlling_pty()?;
+                    let byte: u8 = if name == "tioclinux" { 7 } else { b'x' };
+                    let request = match name {
+                        "tiocsti" => TIOCSTI,
+                        "tiocsti-high" => TIOCSTI | (1 << 32),
+                        _ => TIOCLINUX,
+                    };
+                    let result = check(syscall(SYS_IOCTL, tty as c_long, request, &byte as *const u8));
+                    close(tty);
+                    result.map(drop)
+                }
+                "icmp-socket" | "raw-socket" => {
+                    let (af_inet, dgram, raw, icmp) = (2 as c_long, 2 as c_long, 3 as c_long, 1 as c_long);
+                    let kind = if name == "raw-socket" { raw } else { dgram };
+                    let fd = check(syscall(SYS_SOCKET, af_inet, kind, icmp))?;
+                    close(fd as c_int);
+                    Ok(())
+                }
+                "x32" => check(syscall(X32_SYSCALL_BIT | SYS_GETPID)).map(drop),
+                "int80" => {
+                    let mut eax: i64 = 20; // i386 getpid
+                    std::arch::asm!("int 0x80", inout("rax") eax);
+                    check(eax as c_long).map(drop)
+                }
+                "write-at" => {
+                    let (dir, file) = fd_and_name(arg)?;
+                    let fd =
+                        check(openat(dir, file.as_ptr(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) as c_long)?;
+                    close(fd as c_int);
+                    Ok(())
+                }
+                "read-at" => {
+                    let (dir, file) = fd_and_name(arg)?;
+                    let fd = check(openat(dir, file.as_ptr(), O_RDONLY | O_CLOEXEC) as c_long)?;
+                    let mut buffer = [0u8; 64];
+                    let result = check(read(fd as c_int, buffer.as_mut_ptr().cast(), buffer.len()) as c_long);
+                    close(fd as c_int);
+                    result.map(drop)
+                }
+                "list-at" => {
+                    let dir: c_int = arg.parse().map_err(|_| io::Error::other("bad fd"))?;
+                    let fd = check(openat(dir, c".".as_ptr(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) as c_long)?;
+                    close(fd as c_int);
+                    Ok(())
+                }
+                "mount-tmpfs" => {
+                    let target = c(arg)?;
+                    check(syscall(
+                        SYS_MOUNT,
+                        c"tmpfs".as_ptr(),
+                        target.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        0 as c_long,
+                        null,
+                    ))
+                    .map(drop)
+                }
+                _ => Err(io::Error::other("unknown item")),
+            }
+        }
+    }
+
+    /// A new pty whose slave becomes this process's controlling terminal
+    /// (TIOCSTI needs that, or CAP_SYS_ADMIN of the host).
+    unsafe fn controlling_pty() -> io::Result<c_int> {
+        // SAFETY: plain calls on fds this function opens.
+        unsafe {
+            check(setsid() as c_long)?;
+            let master = check(open(c"/dev/ptmx".as_ptr(), O_RDWR | O_CLOEXEC) as c_long)? as c_int;
+            let unlock: c_int = 0;
+            let mut number: c_uint = 0;
+            check(syscall(
+                SYS_IOCTL,
+                master as c_long,
+                TIOCSPTLCK,
+                &unlock as *const c_int,
+            ))?;
+            check(syscall(
+                SYS_IOCTL,
+                master as c_long,
+                TIOCGPTN,
+                &mut number as *mut c_uint,
+            ))?;
+            let path = c(&format!("/dev/pts/{number}"))?;
+            // Without O_NOCTTY: a session leader's first tty becomes its terminal.
+            let slave = check(open(path.as_ptr(), O_RDWR | O_CLOEXEC) as c_long)? as c_int;
+            // The master stays open (leaked on purpose) for the slave to work.
+            Ok(slave)
+        }
+    }
+
+    fn run_as(uid: c_uint, gid: c_uint, program: &str, args: &[&str]) -> ExitCode {
+        // SAFETY: plain syscalls with valid arguments (an empty group list).
+        unsafe {
+            // Not permitted when setgroups is "deny": then there is nothing to drop.
+            let _ = super::setgroups(0, std::ptr::null());
+            if super::setresgid(gid, gid, gid) != 0 || super::setresuid(uid, uid, uid) != 0 {
+                return super::fail(format!("becoming {uid}:{gid}: {}", io::Error::last_os_error()));
+            }
+        }
+        let Ok(path) = c(program) else { return super::usage() };
+        let argv: Vec<CString> = std::iter::once(program)
+            .chain(args.iter().copied())
+            .filter_map(|a| c(a).ok())
+            .collect();
+        let mut pointers: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        pointers.push(std::ptr::null());
+        // SAFETY: NUL-terminated strings in a NULL-terminated array, alive across the call.
+        unsafe { execv(path.as_ptr(), pointers.as_ptr()) };
+        super::fail(format!("execv {program}: {}", io::Error::last_os_error()))
+    }
+}
+// Hardening probes (end).

@@ -1,0 +1,213 @@
+//! The container's own cgroup (runner, unprivileged). burrow-helper hands the
+//! caller a delegated cgroup per hierarchy and puts the child in a fresh leaf
+//! below it (cgroup v2 forbids the caller that first move); here the runner
+//! writes the container's limits into the leaves, sweeps leaves that a killed
+//! burrow left behind, and removes the leaves when the container is gone.
+//!
+//! The leaf's ceilings come from the delegated cgroup above it, whose limit
+//! files stay root's: the kernel applies the smaller of the two.
+
+use crate::error::{Error, Result};
+use crate::helper_client;
+use crate::resources::limit_files;
+use crate::spawn;
+use oci_spec::runtime::LinuxResources;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+/// Prefix of the leaves burrow names (`c<pid>-<random>`), so stale ones can
+/// be told from cgroups the user made by hand.
+const LEAF_PREFIX: &str = "c";
+
+/// The container's leaves, one per cgroup hierarchy.
+pub struct Cgroup {
+    leaves: Vec<PathBuf>,
+}
+
+/// A fresh leaf name for the child `pid`.
+pub fn leaf_name(pid: libc::pid_t) -> String {
+    let mut random = [0u8; 4];
+    // SAFETY: getrandom writes at most random.len() bytes into random. If it
+    // fails, the zero suffix only makes a name clash (a clear error) likelier.
+    unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    format!("{LEAF_PREFIX}{pid}-{:08x}", u32::from_ne_bytes(random))
+}
+
+/// Has the helper delegate a cgroup and place the child `pid` (behind
+/// `proc_dir`) in the leaf `name`, moves it below `parent` if one is given,
+/// then writes `resources` there. Without delegation the container runs
+/// without a cgroup of its own, unless limits or a parent were asked for.
+pub fn place(
+    proc_dir: BorrowedFd,
+    pid: libc::pid_t,
+    resources: Option<&LinuxResources>,
+    parent: Option<&str>,
+) -> Result<Option<Cgroup>> {
+    let name = leaf_name(pid);
+    let leaves = match helper_client::cgroup(proc_dir, &name) {
+        Ok(leaves) => leaves,
+        Err(error) if resources.is_none() && parent.is_none() => {
+            log::info!("running without a cgroup of its own ({error})");
+            return Ok(None);
+        }
+        Err(error) => {
+            return Err(Error::usage(format!(
+                "resource limits need a delegated cgroup: {error} (an administrator grants one in /etc/burrow/cgroup)"
+            )));
+        }
+    };
+    let mut cgroup = Cgroup { leaves };
+    if let Some(parent) = parent {
+        cgroup.move_below(parent, &name, pid)?;
+    }
+    for leaf in &cgroup.leaves {
+        sweep_stale_siblings(leaf);
+    }
+    if let Some(resources) = resources {
+        cgroup.write_limits(resources)?;
+    }
+    Ok(Some(cgroup))
+}
+
+fn is_cgroup2(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path).is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+impl Cgroup {
+    /// `--cgroup-parent`: moves the child from the helper's leaf D/NAME into
+    /// D/PARENT/NAME, which the caller may make since it owns D, and removes
+    /// the helper's leaf. The child is burrow's own unreaped child, so its pid
+    /// cannot name another process. On cgroup v2, PARENT passes on to its
+    /// children the controllers D passed on to it.
+    fn move_below(&mut self, parent: &str, name: &str, pid: libc::pid_t) -> Result<()> {
+        let os = |what: &str, path: &Path| {
+            let what = format!("{what} {}", path.display());
+            move |e: io::Error| Error::os(what, e)
+        };
+        for leaf in &mut self.leaves {
+            let Some(delegated) = leaf.parent().map(Path::to_path_buf) else {
+                continue;
+            };
+            let parent_dir = delegated.join(parent);
+            match std::fs::create_dir(&parent_dir) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                result => result.map_err(os("creating the cgroup", &parent_dir))?,
+            }
+            if is_cgroup2(&parent_dir) {
+                let enabled = std::fs::read_to_string(delegated.join("cgroup.subtree_control"))
+                    .map_err(os("reading", &delegated.join("cgroup.subtree_control")))?;
+                let wanted: Vec<String> = enabled.split_whitespace().map(|c| format!("+{c}")).collect();
+                if !wanted.is_empty() {
+                    let control = parent_dir.join("cgroup.subtree_control");
+                    std::fs::write(&control, wanted.join(" ")).map_err(os("enabling controllers in", &control))?;
+                }
+            }
+            let new_leaf = parent_dir.join(name);
+            std::fs::create_dir(&new_leaf).map_err(os("creating the cgroup", &new_leaf))?;
+            std::fs::write(new_leaf.join("cgroup.procs"), pid.to_string())
+                .map_err(os("moving the container into", &new_leaf))?;
+            std::fs::remove_dir(&*leaf).map_err(os("removing", leaf))?;
+            *leaf = new_leaf;
+        }
+        Ok(())
+    }
+
+    /// Writes each limit into every leaf that has its file; a limit no
+    /// hierarchy can hold is an error naming the missing controller.
+    fn write_limits(&self, resources: &LinuxResources) -> Result<()> {
+        let mut unwritten: Vec<&'static str> = Vec::new();
+        let mut written: Vec<&'static str> = Vec::new();
+        for leaf in &self.leaves {
+            for limit in limit_files(resources, is_cgroup2(leaf)) {
+                let path = leaf.join(limit.file);
+                if !path.exists() {
+                    unwritten.push(limit.controller);
+                    continue;
+                }
+                std::fs::write(&path, &limit.value)
+                    .map_err(|e| Error::os(format!("writing {} to {}", limit.value, path.display()), e))?;
+                written.push(limit.controller);
+            }
+        }
+        unwritten.retain(|controller| !written.contains(controller));
+        unwritten.dedup();
+        match unwritten.first() {
+            None => Ok(()),
+            Some(controller) => Err(Error::usage(format!(
+                "the {controller} controller is not available in the cgroup delegated to you \
+                 (an administrator enables it for /etc/burrow/cgroup's WHERE)"
+            ))),
+        }
+    }
+
+    /// Removes the leaves once the container is gone. Its pid namespace died
+    /// with its pid 1, so normally they are empty; anything still inside is
+    /// killed first.
+    pub fn remove(self) {
+        for leaf in &self.leaves {
+            if let Err(e) = remove_leaf(leaf) {
+                log::warn!("could not remove the container's cgroup {}: {e}", leaf.display());
+            }
+        }
+    }
+}
+
+fn remove_leaf(leaf: &Path) -> io::Result<()> {
+    match std::fs::remove_dir(leaf) {
+        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+        result => return result,
+    }
+    kill_all(leaf)?;
+    // The killed tasks leave the cgroup as they exit; give them a moment.
+    let mut delay = std::time::Duration::from_millis(1);
+    for _ in 0..10 {
+        match std::fs::remove_dir(leaf) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => std::thread::sleep(delay),
+            result => return result,
+        }
+        delay *= 2;
+    }
+    std::fs::remove_dir(leaf)
+}
+
+/// Kills every task in `leaf`: cgroup.kill on v2; on v1, each listed process
+/// through a pidfd taken while it is still listed, so a reused pid is never hit.
+fn kill_all(leaf: &Path) -> io::Result<()> {
+    let kill_file = leaf.join("cgroup.kill");
+    if kill_file.exists() {
+        return std::fs::write(kill_file, "1");
+    }
+    let members = || -> io::Result<Vec<libc::pid_t>> {
+        let procs = std::fs::read_to_string(leaf.join("cgroup.procs"))?;
+        Ok(procs.lines().filter_map(|line| line.trim().parse().ok()).collect())
+    };
+    for pid in members()? {
+        let Ok(pidfd) = spawn::open_pidfd(pid) else { continue };
+        if members()?.contains(&pid) {
+            spawn::send_signal(&pidfd, libc::SIGKILL)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes empty leaves that an earlier burrow, killed before it could clean
+/// up, left in the same delegated cgroup. rmdir fails on a cgroup with tasks
+/// or children, so a running container's leaf is never touched.
+fn sweep_stale_siblings(leaf: &Path) {
+    let (Some(delegated), Some(own)) = (leaf.parent(), leaf.file_name()) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(delegated) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n.starts_with(LEAF_PREFIX) && n.contains('-'));
+        if ours && name != own && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The container's confinement, applied by the runner's child after
+//! pivot_root and chdir, as the last steps before exec (child.rs's step 8).
+//! Input: the spec, already checked by the runner.
+//!
+//! With no_new_privs (the default), as late as possible and seccomp last:
+//! rlimits, capabilities (rlimits.rs, capabilities.rs), no_new_privs,
+//! Landlock (landlock_rules.rs), seccomp (seccomp.rs).
+//!
+//! Without it, Landlock and seccomp need CAP_SYS_ADMIN in the container's
+//! namespace, which the capability step may drop: as runc does, they come
+//! first, and the filter must then allow the capability calls (capset,
+//! prctl), as the default profile does: rlimits, Landlock, seccomp,
+//! capabilities.
+//!
+//! Either way the filter must allow what the child still does after it:
+//! sendto (READY on the sync socket) and execve. The filters are compiled
+//! and the exec prepared before any of this, so nothing after the filter
+//! allocates on the way to a successful exec.
+
+use crate::capabilities;
+use crate::landlock_rules;
+use crate::rlimits;
+use crate::seccomp;
+use crate::sync::{Failure, Step};
+use oci_spec::runtime::Spec;
+use std::io;
+
+/// Makes the child non-dumpable until exec: its /proc entries become
+/// root's and it cannot be ptraced, from inside the container or out.
+/// Called once the parent no longer needs them (after CONFIGURE); execve
+/// makes the container's program dumpable again.
+pub fn set_non_dumpable() -> Result<(), Failure> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return Err(Failure::os(
+            Step::Dumpable,
+            "PR_SET_DUMPABLE 0",
+            &io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// The spec's sysctls, written while the child still holds every
+/// capability in its namespaces and before /proc/sys becomes read-only (the
+/// values land in the child's own namespaces, through any /proc).
+pub fn apply_sysctls(spec: &Spec) -> Result<(), Failure> {
+    let sysctls = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref());
+    for (key, value) in sysctls.into_iter().flatten() {
+        if key.contains("..") || key.contains('/') {
+            let detail = format!("bad sysctl name {key:?}");
+            return Err(Failure::os(
+                Step::Sysctl,
+                detail,
+                &io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| Failure::os(Step::Sysctl, format!("writing {path}"), &e))?;
+    }
+    Ok(())
+}
+
+fn set_no_new_privs() -> Result<(), Failure> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        let error = io::Error::last_os_error();
+        return Err(Failure::os(Step::NoNewPrivileges, "PR_SET_NO_NEW_PRIVS", &error));
+    }
+    Ok(())
+}
+
+/// Applies the spec's confinement to the calling (child) process.
+pub fn apply(spec: &Spec) -> Result<(), Failure> {
+    let process = spec.process().as_ref();
+    let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    let filters = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => Some(seccomp::compile(profile).map_err(|e| Failure {
+            step: Step::Seccomp,
+            errno: libc::EINVAL,
+            detail: e,
+        })?),
+        None => None,
+    };
+    let landlock = landlock_rules::enabled(spec);
+    let capabilities = || match process.and_then(|p| p.capabilities().as_ref()) {
+        Some(sets) => capabilities::apply(sets),
+        None => Ok(()),
+    };
+
+    if let Some(limits) = process.and_then(|p| p.rlimits().as_ref()) {
+        rlimits::apply(limits)?;
+    }
+    if no_new_privs {
+        capabilities()?;
+        set_no_new_privs()?;
+    }
+    if landlock {
+        landlock_rules::apply(spec)?;
+    }
+    if let Some(filters) = &filters {
+        seccomp::install(filters)?;
+    }
+    if !no_new_privs {
+        capabilities()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! File descriptors (runner and its child). Only 0, 1 and 2 reach the
+//! container, plus fds 3 to 3+N-1 with `--preserve-fds N` (as runc and
+//! podman do): an inherited directory fd would be a host path inside the
+//! container (runc's CVE-2024-21626), and no fd of burrow's own (its sync
+//! socket, the /proc or namespace fds it holds) may be reachable either.
+//!
+//! 1. At start (runner): mark every inherited fd above stderr close-on-exec,
+//!    so none reaches the helper or anything else burrow runs.
+//! 2. Building the spec: the fds to preserve must be open now, so that none
+//!    of burrow's own later fds can take one of their numbers.
+//! 3. Before exec (child): everything from 3+N up close-on-exec, and 3 to
+//!    3+N-1 inheritable again.
+
+use crate::sync::{Failure, Step};
+use oci_spec::runtime::Spec;
+use std::io;
+
+/// Annotation holding N of `--preserve-fds N`.
+pub const PRESERVE_ANNOTATION: &str = "run.burrow.preserve-fds";
+
+const FIRST: u32 = 3;
+
+fn mark_cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
+    if unsafe { libc::close_range(first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Step 1.
+pub fn mark_inherited_cloexec() -> io::Result<()> {
+    mark_cloexec_from(FIRST)
+}
+
+/// Step 2: checks that fds 3 to 3+count-1 are open.
+pub fn check_preserved(count: u32) -> Result<(), String> {
+    for fd in FIRST..FIRST + count {
+        // SAFETY: F_GETFD only reads the flags of `fd`.
+        if unsafe { libc::fcntl(fd as libc::c_int, libc::F_GETFD) } < 0 {
+            return Err(format!("bad --preserve-fds {count}: fd {fd} is not open"));
+        }
+    }
+    Ok(())
+}
+
+pub fn preserved(spec: &Spec) -> u32 {
+    spec.annotations()
+        .as_ref()
+        .and_then(|a| a.get(PRESERVE_ANNOTATION))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Step 3, in the child.
+pub fn prepare_for_exec(spec: &Spec) -> Result<(), Failure> {
+    let count = preserved(spec);
+    mark_cloexec_from(FIRST + count).map_err(|e| Failure::os(Step::Exec, "marking fds close-on-exec", &e))?;
+    for fd in FIRST..FIRST + count {
+        // SAFETY: F_SETFD on an fd number; clearing FD_CLOEXEC only.
+        if unsafe { libc::fcntl(fd as libc::c_int, libc::F_SETFD, 0) } < 0 {
+            let error = io::Error::last_os_error();
+            return Err(Failure::os(Step::Exec, format!("keeping fd {fd} open"), &error));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Masked and read-only paths, as runc applies the spec's
+//! `linux.maskedPaths` and `linux.readonlyPaths` (runner's child, root in
+//! its own user and mount namespaces, before pivot_root). Paths are resolved
+//! inside the new root like every mount target; a path the kernel does not
+//! have is skipped. A masked directory gets an empty read-only tmpfs over it,
+//! a masked file a read-only bind of /dev/null (reads are empty); a
+//! read-only path is bound onto itself read-only, nosuid, nodev, noexec.
+
+use crate::mount_api::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_fd, clone_tree,
+    new_filesystem, open_in_root, set_attributes,
+};
+use crate::sync::{Failure, Step};
+use oci_spec::runtime::Spec;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Masked by default: kernel and hardware details a container has no use for
+/// (runc's, moby's and podman's lists together).
+pub const MASKED: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/dev/block",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+    "/sys/fs/selinux",
+];
+
+/// Read-only by default: the kernel's knobs.
+pub const READ_ONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+const ATTRS: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+fn fail(detail: String) -> impl FnOnce(io::Error) -> Failure {
+    move |e| Failure::os(Step::MaskedPaths, detail, &e)
+}
+
+/// The target inside `root`, or None when it does not exist.
+fn target(root: BorrowedFd, path: &Path) -> Result<Option<OwnedFd>, Failure> {
+    match open_in_root(root, path) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fail(format!("opening {}", path.display()))(e)),
+    }
+}
+
+fn is_dir(fd: BorrowedFd) -> io::Result<bool> {
+    let stat = nix::sys::stat::fstat(fd)?;
+    Ok(stat.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+fn paths(list: &Option<Vec<String>>) -> Vec<PathBuf> {
+    list.iter().flatten().map(PathBuf::from).collect()
+}
+
+/// Applies the spec's masked and read-only paths under `root`.
+pub fn apply(root: BorrowedFd, spec: &Spec) -> Result<(), Failure> {
+    let Some(linux) = spec.linux().as_ref() else {
+        return Ok(());
+    };
+    for path in paths(linux.readonly_paths()) {
+        let Some(fd) = target(root, &path)? else { continue };
+        let what = || format!("making {} read-only", path.display());
+        let tree = clone_fd(fd.as_fd(), true).map_err(fail(what()))?;
+        set_attributes(tree.as_fd(), ATTRS, true).map_err(fail(what()))?;
+        attach(tree.as_fd(), fd.as_fd()).map_err(fail(what()))?;
+    }
+    for path in paths(linux.masked_paths()) {
+        let Some(fd) = target(root, &path)? else { continue };
+        let what = || format!("masking {}", path.display());
+        let cover = if is_dir(fd.as_fd()).map_err(fail(what()))? {
+            new_filesystem("tmpfs", "tmpfs", &["size=4k", "mode=555"], ATTRS).map_err(fail(what()))?
+        } else {
+            let null = clone_tree(None, Path::new("/dev/null"), false).map_err(fail(what()))?;
+            // Not nodev: /dev/null must still open, to read as empty.
+            let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+            set_attributes(null.as_fd(), attrs, false).map_err(fail(what()))?;
+            null
+        };
+        attach(cover.as_fd(), fd.as_fd()).map_err(fail(what()))?;
+    }
+    Ok(())
+}

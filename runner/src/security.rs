@@ -1,0 +1,192 @@
+//! The container's confinement in its spec (runner, unprivileged): what
+//! `--cap-add`, `--cap-drop`, `--security-opt`, `--seccomp-profile`,
+//! `--landlock`, `--ulimit`, `--preserve-fds` and `--env-file` ask for,
+//! checked before anything starts and written into the OCI spec
+//! (process.capabilities, noNewPrivileges, rlimits; linux.seccomp,
+//! maskedPaths, readonlyPaths) or, where OCI has no field, a `run.burrow.`
+//! annotation. Untrusted input: the option values and the files they name
+//! (a seccomp profile, an env file). The child applies it all (confine.rs).
+
+use crate::capabilities;
+use crate::cli::RunArgs;
+use crate::cli_security::{SecurityArgs, SecurityOpt};
+use crate::error::{Error, Result};
+use crate::fds;
+use crate::landlock_rules;
+use crate::masked_paths;
+use crate::rlimits;
+use crate::seccomp;
+use crate::seccomp_profile::{self, Context};
+use caps::CapsHashSet;
+use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Spec};
+use std::path::{Path, PathBuf};
+
+/// `--seccomp-profile unconfined`.
+const UNCONFINED: &str = "unconfined";
+
+/// Fills in the spec's confinement from the command line.
+pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
+    let caps =
+        capabilities::resolve(&args.cap_add, &args.cap_drop, &capabilities::supported()).map_err(Error::Usage)?;
+    let mut no_new_privileges = true;
+    let mut unmask: Vec<PathBuf> = Vec::new();
+    let mut unmask_all = false;
+    for opt in &args.security_opt {
+        match opt {
+            SecurityOpt::NoNewPrivileges(value) => no_new_privileges = *value,
+            SecurityOpt::Unmask(None) => unmask_all = true,
+            SecurityOpt::Unmask(Some(paths)) => unmask.extend(paths.iter().cloned()),
+        }
+    }
+    let (masked, read_only) = default_paths(&unmask, unmask_all)?;
+    let rlimits = rlimits::for_container(&args.ulimit).map_err(Error::Usage)?;
+    let seccomp = seccomp_section(args.seccomp_profile.as_deref(), &caps)?;
+    fds::check_preserved(args.preserve_fds).map_err(Error::Usage)?;
+    if args.landlock {
+        landlock_rules::check_available().map_err(Error::Usage)?;
+    }
+
+    let invalid = |e: String| Error::usage(format!("invalid container spec: {e}"));
+    let mut process = spec.process().clone().unwrap_or_default();
+    process.set_capabilities(Some(capabilities::to_spec(&caps).map_err(invalid)?));
+    process.set_no_new_privileges(Some(no_new_privileges));
+    process.set_rlimits(Some(rlimits));
+    spec.set_process(Some(process));
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    linux.set_seccomp(seccomp);
+    linux.set_masked_paths(Some(masked));
+    linux.set_readonly_paths(Some(read_only));
+    let own_network = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|ns| ns.typ() == LinuxNamespaceType::Network);
+    if own_network {
+        // Without CAP_NET_RAW, ping needs ICMP datagram sockets, which a new
+        // network namespace allows to no group: allow them to container
+        // root's, as podman does.
+        let mut sysctl = linux.sysctl().clone().unwrap_or_default();
+        sysctl.insert("net.ipv4.ping_group_range".to_owned(), "0 0".to_owned());
+        linux.set_sysctl(Some(sysctl));
+    }
+    spec.set_linux(Some(linux));
+    let mut annotations = spec.annotations().clone().unwrap_or_default();
+    if args.landlock {
+        annotations.insert(landlock_rules::ANNOTATION.to_owned(), "true".to_owned());
+    }
+    if args.preserve_fds > 0 {
+        annotations.insert(fds::PRESERVE_ANNOTATION.to_owned(), args.preserve_fds.to_string());
+    }
+    spec.set_annotations(Some(annotations));
+    Ok(())
+}
+
+/// The default masked and read-only paths without the unmasked ones.
+fn default_paths(unmask: &[PathBuf], all: bool) -> Result<(Vec<String>, Vec<String>)> {
+    let known = |p: &Path| {
+        masked_paths::MASKED
+            .iter()
+            .chain(masked_paths::READ_ONLY)
+            .any(|m| Path::new(m) == p)
+    };
+    if let Some(unknown) = unmask.iter().find(|p| !known(p)) {
+        return Err(Error::usage(format!(
+            "bad --security-opt unmask={}: not a masked or read-only path (see burrow --help and the README)",
+            unknown.display()
+        )));
+    }
+    let keep = |list: &[&str]| -> Vec<String> {
+        list.iter()
+            .filter(|p| !all && !unmask.iter().any(|u| u == Path::new(p)))
+            .map(|p| p.to_string())
+            .collect()
+    };
+    Ok((keep(masked_paths::MASKED), keep(masked_paths::READ_ONLY)))
+}
+
+/// The spec's seccomp section: burrow's default, a profile file, or none.
+fn seccomp_section(profile: Option<&Path>, caps: &CapsHashSet) -> Result<Option<LinuxSeccomp>> {
+    let (text, source) = match profile {
+        Some(path) if path == Path::new(UNCONFINED) => return Ok(None),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::usage(format!("bad --seccomp-profile {}: {e}", path.display())))?;
+            (text, format!("bad --seccomp-profile {}", path.display()))
+        }
+        None => (
+            seccomp_profile::DEFAULT_PROFILE.to_owned(),
+            "the default seccomp profile".to_owned(),
+        ),
+    };
+    let context = Context {
+        capabilities: caps,
+        kernel: seccomp_profile::kernel_version(),
+    };
+    let seccomp = seccomp_profile::parse(&text, &context).map_err(|e| Error::usage(format!("{source}: {e}")))?;
+    // Compile once here, so that a filter the kernel would refuse as too
+    // large is reported before anything starts.
+    seccomp::compile(&seccomp).map_err(|e| Error::usage(format!("{source}: {e}")))?;
+    Ok(Some(seccomp))
+}
+
+/// The environment after the defaults: each `--env-file` in order, then
+/// each `--env` (a later value of a key replaces an earlier one).
+pub fn extra_env(args: &RunArgs) -> Result<Vec<String>> {
+    let mut env = Vec::new();
+    for path in &args.security.env_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::usage(format!("bad --env-file {}: {e}", path.display())))?;
+        env.extend(parse_env_file(&text).map_err(|e| Error::usage(format!("bad --env-file {}: {e}", path.display())))?);
+    }
+    env.extend(args.env.iter().cloned());
+    Ok(env)
+}
+
+/// `KEY=VALUE` lines; blank lines and lines starting with `#` are skipped.
+/// The value is taken as it is (no quotes, no expansion).
+fn parse_env_file(text: &str) -> std::result::Result<Vec<String>, String> {
+    let mut env = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((key, _)) if !key.is_empty() && !key.contains(char::is_whitespace) && !line.contains('\0') => {
+                env.push(line.to_owned())
+            }
+            _ => return Err(format!("line {}: expected KEY=VALUE", index + 1)),
+        }
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_files() {
+        assert_eq!(
+            parse_env_file("A=1\n\n# comment\nB=x y\n  # indented\nC=\n").unwrap(),
+            ["A=1", "B=x y", "C="]
+        );
+        assert_eq!(
+            parse_env_file("A=1\nnonsense\n").unwrap_err(),
+            "line 2: expected KEY=VALUE"
+        );
+        assert_eq!(parse_env_file("=1\n").unwrap_err(), "line 1: expected KEY=VALUE");
+    }
+
+    #[test]
+    fn unmasking() {
+        let (masked, read_only) = default_paths(&["/proc/keys".into(), "/proc/sys".into()], false).unwrap();
+        assert!(!masked.contains(&"/proc/keys".to_owned()) && masked.contains(&"/proc/kcore".to_owned()));
+        assert!(!read_only.contains(&"/proc/sys".to_owned()) && read_only.contains(&"/proc/fs".to_owned()));
+        let (masked, read_only) = default_paths(&[], true).unwrap();
+        assert!(masked.is_empty() && read_only.is_empty());
+        assert_eq!(
+            default_paths(&["/etc".into()], false).unwrap_err().to_string(),
+            "bad --security-opt unmask=/etc: not a masked or read-only path (see burrow --help and the README)"
+        );
+    }
+}
