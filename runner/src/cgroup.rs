@@ -43,13 +43,14 @@ pub fn place(
     pid: libc::pid_t,
     resources: Option<&LinuxResources>,
     parent: Option<&str>,
-) -> Result<Option<Cgroup>> {
+    placed: &mut Option<Cgroup>,
+) -> Result<()> {
     let name = leaf_name(pid);
     let leaves = match helper_client::cgroup(proc_dir, &name) {
         Ok(leaves) => leaves,
         Err(error) if resources.is_none() && parent.is_none() => {
             log::info!("running without a cgroup of its own ({error})");
-            return Ok(None);
+            return Ok(());
         }
         Err(error) => {
             return Err(Error::usage(format!(
@@ -57,7 +58,8 @@ pub fn place(
             )));
         }
     };
-    let mut cgroup = Cgroup { leaves };
+    // Recorded at once, so the caller removes the leaves whatever fails next.
+    let cgroup = placed.insert(Cgroup { leaves });
     if let Some(parent) = parent {
         cgroup.move_below(parent, &name, pid)?;
     }
@@ -67,7 +69,7 @@ pub fn place(
     if let Some(resources) = resources {
         cgroup.write_limits(resources)?;
     }
-    Ok(Some(cgroup))
+    Ok(())
 }
 
 fn is_cgroup2(path: &Path) -> bool {
@@ -116,25 +118,39 @@ impl Cgroup {
     /// Writes each limit into every leaf that has its file; a limit no
     /// hierarchy can hold is an error naming the missing controller.
     fn write_limits(&self, resources: &LinuxResources) -> Result<()> {
-        let mut unwritten: Vec<&'static str> = Vec::new();
-        let mut written: Vec<&'static str> = Vec::new();
+        // (option, controller, file) of each limit a leaf lacked; the options
+        // and controllers some leaf did have.
+        let mut missing = Vec::new();
+        let (mut written, mut controllers) = (Vec::new(), Vec::new());
         for leaf in &self.leaves {
             for limit in limit_files(resources, is_cgroup2(leaf)) {
                 let path = leaf.join(limit.file);
                 if !path.exists() {
-                    unwritten.push(limit.controller);
+                    missing.push((limit.option, limit.controller, limit.file));
                     continue;
                 }
-                std::fs::write(&path, &limit.value)
-                    .map_err(|e| Error::os(format!("writing {} to {}", limit.value, path.display()), e))?;
-                written.push(limit.controller);
+                std::fs::write(&path, &limit.value).map_err(|e| {
+                    let what = format!("writing {} to {}", limit.value, path.display());
+                    match e.raw_os_error() {
+                        // cgroup v1 refuses a value above the delegated cgroup's own.
+                        Some(libc::EINVAL) => Error::usage(format!(
+                            "{what}: {e}; is {} above the ceiling root set in /etc/burrow/cgroup?",
+                            limit.option
+                        )),
+                        _ => Error::os(what, e),
+                    }
+                })?;
+                written.push(limit.option);
+                controllers.push(limit.controller);
             }
         }
-        unwritten.retain(|controller| !written.contains(controller));
-        unwritten.dedup();
-        match unwritten.first() {
+        match missing.into_iter().find(|(option, ..)| !written.contains(option)) {
             None => Ok(()),
-            Some(controller) => Err(Error::usage(format!(
+            Some((option, controller, file)) if controllers.contains(&controller) => Err(Error::usage(format!(
+                "{option} cannot be applied: the cgroup delegated to you has no {file} \
+                 (memory plus swap needs the kernel's swap accounting)"
+            ))),
+            Some((_, controller, _)) => Err(Error::usage(format!(
                 "the {controller} controller is not available in the cgroup delegated to you \
                  (an administrator enables it for /etc/burrow/cgroup's WHERE)"
             ))),
@@ -156,6 +172,8 @@ impl Cgroup {
 fn remove_leaf(leaf: &Path) -> io::Result<()> {
     match std::fs::remove_dir(leaf) {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+        // Another burrow of this user swept it first (sweep_stale_siblings).
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         result => return result,
     }
     kill_all(leaf)?;
@@ -192,8 +210,10 @@ fn kill_all(leaf: &Path) -> io::Result<()> {
 }
 
 /// Removes empty leaves that an earlier burrow, killed before it could clean
-/// up, left in the same delegated cgroup. rmdir fails on a cgroup with tasks
-/// or children, so a running container's leaf is never touched.
+/// up, left in the same delegated cgroup: those named after a container
+/// process (`c<pid>-...`) that no longer exists. A leaf whose process is
+/// alive may be another start's, just made and not yet filled; rmdir fails
+/// anyway on a cgroup with tasks or children.
 fn sweep_stale_siblings(leaf: &Path) {
     let (Some(delegated), Some(own)) = (leaf.parent(), leaf.file_name()) else {
         return;
@@ -203,11 +223,43 @@ fn sweep_stale_siblings(leaf: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let ours = name
-            .to_str()
-            .is_some_and(|n| n.starts_with(LEAF_PREFIX) && n.contains('-'));
-        if ours && name != own && entry.file_type().is_ok_and(|t| t.is_dir()) {
+        let Some(pid) = name.to_str().and_then(leaf_pid) else {
+            continue;
+        };
+        let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(nix::errno::Errno::ESRCH);
+        if gone && name != own && entry.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = std::fs::remove_dir(entry.path());
+        }
+    }
+}
+
+/// The container pid in a leaf name burrow made (`leaf_name`).
+fn leaf_pid(name: &str) -> Option<libc::pid_t> {
+    let (pid, random) = name.strip_prefix(LEAF_PREFIX)?.split_once('-')?;
+    let valid = random.len() == 8 && random.bytes().all(|b| b.is_ascii_hexdigit());
+    valid
+        .then(|| burrow_shared::ids::parse_decimal_u32(pid)?.try_into().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaf_names_carry_their_pid() {
+        let name = leaf_name(4242);
+        assert_eq!(leaf_pid(&name), Some(4242));
+        for other in [
+            "c12",
+            "c12-xyz",
+            "c-0000abcd",
+            "cx-0000abcd",
+            "web",
+            "c12-0000abcde",
+            "c99999999999-0000abcd",
+        ] {
+            assert_eq!(leaf_pid(other), None, "{other}");
         }
     }
 }

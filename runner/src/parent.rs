@@ -111,7 +111,13 @@ fn start(
     // oci-spec fills in a default resources section: only limits count.
     let resources = resources.filter(|r| r.memory().is_some() || r.pids().is_some() || r.cpu().is_some());
     let cgroup_parent = cgroup_parent(spec);
-    *cgroup_made = cgroup::place(proc_dir.as_fd(), child.pid, resources, cgroup_parent.as_deref())?;
+    cgroup::place(
+        proc_dir.as_fd(),
+        child.pid,
+        resources,
+        cgroup_parent.as_deref(),
+        cgroup_made,
+    )?;
 
     let interfaces = net::interfaces(spec.annotations().as_ref());
     let mut peers = String::new();

@@ -58,16 +58,20 @@ pub fn from_args(args: &ResourceArgs) -> Result<Option<LinuxResources>> {
     resources.build().map(Some).map_err(invalid)
 }
 
-/// One limit as a cgroup file: which controller it needs, the file, the value.
+/// One limit as a cgroup file: the option that asked for it, the controller
+/// it needs, the file, the value.
 #[derive(Debug, PartialEq, Eq)]
 pub struct LimitFile {
+    pub option: &'static str,
     pub controller: &'static str,
     pub file: &'static str,
     pub value: String,
 }
 
-fn limit(controller: &'static str, file: &'static str, value: impl ToString) -> LimitFile {
+fn limit(option: &'static str, file: &'static str, value: impl ToString) -> LimitFile {
+    let controller = file.split('.').next().unwrap_or(file);
     LimitFile {
+        option,
         controller,
         file,
         value: value.to_string(),
@@ -82,30 +86,30 @@ pub fn limit_files(resources: &LinuxResources, v2: bool) -> Vec<LimitFile> {
     if let Some(memory) = resources.memory() {
         if let Some(bytes) = memory.limit() {
             files.push(limit(
-                "memory",
+                "--memory",
                 if v2 { "memory.max" } else { "memory.limit_in_bytes" },
                 bytes,
             ));
             match (memory.swap(), v2) {
-                (Some(-1), true) => files.push(limit("memory", "memory.swap.max", "max")),
-                (Some(-1), false) => files.push(limit("memory", "memory.memsw.limit_in_bytes", -1)),
+                (Some(-1), true) => files.push(limit("--memory-swap", "memory.swap.max", "max")),
+                (Some(-1), false) => files.push(limit("--memory-swap", "memory.memsw.limit_in_bytes", -1)),
                 // v2 limits swap alone; the option (like v1) means memory plus swap.
-                (Some(total), true) => files.push(limit("memory", "memory.swap.max", total - bytes)),
-                (Some(total), false) => files.push(limit("memory", "memory.memsw.limit_in_bytes", total)),
+                (Some(total), true) => files.push(limit("--memory-swap", "memory.swap.max", total - bytes)),
+                (Some(total), false) => files.push(limit("--memory-swap", "memory.memsw.limit_in_bytes", total)),
                 (None, _) => {}
             }
         }
     }
     if let Some(pids) = resources.pids() {
-        files.push(limit("pids", "pids.max", pids.limit()));
+        files.push(limit("--pids-limit", "pids.max", pids.limit()));
     }
     if let Some(cpu) = resources.cpu() {
         if let (Some(quota), Some(period)) = (cpu.quota(), cpu.period()) {
             if v2 {
-                files.push(limit("cpu", "cpu.max", format!("{quota} {period}")));
+                files.push(limit("--cpus", "cpu.max", format!("{quota} {period}")));
             } else {
-                files.push(limit("cpu", "cpu.cfs_period_us", period));
-                files.push(limit("cpu", "cpu.cfs_quota_us", quota));
+                files.push(limit("--cpus", "cpu.cfs_period_us", period));
+                files.push(limit("--cpus", "cpu.cfs_quota_us", quota));
             }
         }
         match (
@@ -113,8 +117,8 @@ pub fn limit_files(resources: &LinuxResources, v2: bool) -> Vec<LimitFile> {
             resources.unified().as_ref().and_then(|u| u.get("cpu.weight")),
             cpu.shares(),
         ) {
-            (true, Some(weight), _) => files.push(limit("cpu", "cpu.weight", weight)),
-            (false, _, Some(shares)) => files.push(limit("cpu", "cpu.shares", shares)),
+            (true, Some(weight), _) => files.push(limit("--cpu-weight", "cpu.weight", weight)),
+            (false, _, Some(shares)) => files.push(limit("--cpu-weight", "cpu.shares", shares)),
             _ => {}
         }
     }

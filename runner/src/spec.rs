@@ -316,37 +316,22 @@ mod tests {
     #[test]
     fn bad_inputs_are_usage_errors() {
         let map = [IdMapping::new(0, 1000, 1).unwrap()];
-        let err = from_run_args(
-            &run_args(&["--hostname", "a b", "sh"]),
-            &map,
-            &map,
-            &(NetMode::None, vec![]),
-        )
-        .unwrap_err();
+        let err = |args: &[&str]| {
+            let none = (NetMode::None, vec![]);
+            from_run_args(&run_args(args), &map, &map, &none)
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
-            err.to_string(),
+            err(&["--hostname", "a b", "sh"]),
             "bad --hostname \"a b\": use 1 to 64 letters, digits, '-' or '.'"
         );
-        let err = from_run_args(
-            &run_args(&["--rootfs", "/nonexistent/x", "sh"]),
-            &map,
-            &map,
-            &(NetMode::None, vec![]),
-        )
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            err(&["--rootfs", "/nonexistent/x", "sh"]),
             "bad --rootfs /nonexistent/x: No such file or directory (os error 2)"
         );
-        let err = from_run_args(
-            &run_args(&["--bind", "/nonexistent/y:/y", "sh"]),
-            &map,
-            &map,
-            &(NetMode::None, vec![]),
-        )
-        .unwrap_err();
         assert_eq!(
-            err.to_string(),
+            err(&["--bind", "/nonexistent/y:/y", "sh"]),
             "bad --bind /nonexistent/y: No such file or directory (os error 2)"
         );
     }

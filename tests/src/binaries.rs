@@ -3,6 +3,7 @@
 //! its own target directory below the workspace's target/ (so the outer
 //! cargo's build lock does not matter). Runs as root in the test binary.
 
+use crate::cgroups;
 use crate::netns;
 use std::env;
 use std::ffi::OsString;
@@ -27,8 +28,9 @@ fn cargo() -> OsString {
 /// target dir, flags and the helper's compile-time policy paths are ours.
 /// The subordinate id files stay the real /etc/subuid and /etc/subgid (the
 /// test users get real entries); the usernet file and the state directory
-/// are the fixture's own (see `netns`), in every build, so that all test
-/// binaries share one build of the helper.
+/// are the fixture's own (see `netns`), and so is the cgroup policy (see
+/// `cgroups`: the real /etc/burrow/cgroup is never read), in every build, so
+/// that all test binaries share one build of the helper.
 fn nested_cargo(target_dir: &Path) -> Command {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(workspace_root());
@@ -44,7 +46,8 @@ fn nested_cargo(target_dir: &Path) -> Command {
         cmd.env_remove(var);
     }
     cmd.env("BURROW_USERNET_FILE", netns::USERNET_FILE)
-        .env("BURROW_STATE_DIR", netns::STATE_DIR);
+        .env("BURROW_STATE_DIR", netns::STATE_DIR)
+        .env("BURROW_CGROUP_FILE", cgroups::CGROUP_FILE);
     cmd.args(["build", "--release", "--quiet", "--target-dir"])
         .arg(target_dir);
     cmd

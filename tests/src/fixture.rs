@@ -18,9 +18,12 @@
 //!
 //! For the network scenarios (`Suite::network`) also the helper's usernet
 //! file and state directory below /run/burrow-tests, and a network namespace
-//! per scenario (`netns`).
+//! per scenario (`netns`). For the cgroup scenarios
+//! (`harness::main_with_cgroup_policy`) the helper's cgroup file there, and
+//! at teardown the removal of the test user's delegated cgroups (`cgroups`).
 
 use crate::binaries;
+use crate::cgroups;
 use crate::netns;
 use crate::process::{self, die_with_parent};
 use crate::rootfs;
@@ -49,6 +52,8 @@ pub struct Fixture {
     pub rootfs: PathBuf,
     /// The usernet policy and the network namespaces, for network scenarios.
     pub network: Option<netns::Policy>,
+    /// The cgroup policy and the cgroup layout, for cgroup scenarios.
+    pub cgroup: Option<cgroups::Policy>,
     counter: AtomicU32,
 }
 
@@ -84,9 +89,9 @@ fn context<T>(what: &str, result: io::Result<T>) -> Result<T, String> {
 
 impl Fixture {
     /// Builds `packages` (and the probe) and sets everything up, with the
-    /// usernet policy when `network` is set. On an error, whatever was
-    /// already made is removed again.
-    pub fn setup(packages: &[&str], network: bool) -> Result<Fixture, String> {
+    /// usernet policy when `network` is set and the cgroup policy when
+    /// `cgroup` is. On an error, whatever was already made is removed again.
+    pub fn setup(packages: &[&str], network: bool, cgroup: bool) -> Result<Fixture, String> {
         let release = context("building burrow", binaries::build_release(packages))?;
         let probe = context("building the probe", binaries::build_probe())?;
         let busybox = context("busybox", rootfs::find_busybox())?;
@@ -113,11 +118,15 @@ impl Fixture {
             dir,
             user,
             network: None,
+            cgroup: None,
             counter: AtomicU32::new(0),
         };
         let populated = fixture.populate(&release, &probe, &busybox, packages).and_then(|()| {
             if network {
                 fixture.network = Some(netns::Policy::setup(&fixture.user)?);
+            }
+            if cgroup {
+                fixture.cgroup = Some(cgroups::Policy::setup(&fixture.user)?);
             }
             Ok(())
         });
@@ -171,6 +180,10 @@ impl Fixture {
         }
         if let Some(network) = &self.network {
             problems.extend(network.teardown());
+        }
+        if let Some(cgroup) = &self.cgroup {
+            // After the kill above: removing a cgroup waits for its tasks to exit.
+            problems.extend(cgroup.teardown());
         }
         if let Err(e) = self.user.delete() {
             problems.push(e.to_string());

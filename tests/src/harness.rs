@@ -52,6 +52,17 @@ fn run_scenario(fixture: &Fixture, scenario: Scenario) -> Result<(), Failed> {
 }
 
 pub fn main(suite: Suite) -> ExitCode {
+    run_suite(suite, false)
+}
+
+/// `main` for scenarios that delegate cgroups: the fixture also writes the
+/// helper's cgroup policy, and its teardown removes the test user's
+/// delegated cgroups (`cgroups::Policy`).
+pub fn main_with_cgroup_policy(suite: Suite) -> ExitCode {
+    run_suite(suite, true)
+}
+
+fn run_suite(suite: Suite, cgroup: bool) -> ExitCode {
     let mut args = Arguments::from_args();
     args.test_threads = args.test_threads.or(Some(DEFAULT_THREADS));
 
@@ -80,7 +91,7 @@ pub fn main(suite: Suite) -> ExitCode {
     let setup = process::reserve_low_fds()
         .and_then(|()| process::become_subreaper())
         .map_err(|e| format!("preparing the test process: {e}"))
-        .and_then(|()| Fixture::setup(suite.packages, suite.network));
+        .and_then(|()| Fixture::setup(suite.packages, suite.network, cgroup));
     let fixture = match setup {
         Ok(fixture) => Arc::new(fixture),
         Err(e) => {

@@ -48,7 +48,7 @@ pub const USERNET_FILE: &str = "/run/burrow-tests/usernet";
 /// The helper's `BURROW_STATE_DIR` in the fixture's builds.
 pub const STATE_DIR: &str = "/run/burrow-tests/state";
 /// Records the pid of the test binary that owns POLICY_DIR.
-const OWNER_FILE: &str = "/run/burrow-tests/owner";
+pub(crate) const OWNER_FILE: &str = "/run/burrow-tests/owner";
 
 /// The bridge every test namespace has.
 pub const BRIDGE: &str = "brtest0";
@@ -109,7 +109,7 @@ fn check_root_only(path: &str) -> Result<(), String> {
 }
 
 /// The pid recorded in OWNER_FILE, if that process still runs.
-fn live_owner() -> Option<u32> {
+pub(crate) fn live_owner() -> Option<u32> {
     let pid: u32 = fs::read_to_string(OWNER_FILE).ok()?.trim().parse().ok()?;
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }

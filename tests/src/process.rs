@@ -450,6 +450,29 @@ pub fn all_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// Records `pid`, a descendant that a scenario is about to orphan on
+/// purpose (a container whose burrow it kills): the orphan checks then leave
+/// it alone, and the scenario reaps it with `reap_expected_orphan`.
+pub fn expect_orphan(pid: u32) {
+    registry().get_or_insert_with(HashSet::new).insert(pid);
+}
+
+/// Waits for `pid`, recorded with `expect_orphan` and since reparented to
+/// the test binary, and forgets it; returns its wait status.
+pub fn reap_expected_orphan(pid: u32) -> io::Result<i32> {
+    let mut status = 0;
+    // SAFETY: waitpid on a child of ours that nothing else reaps (the orphan
+    // checks skip recorded pids).
+    let rc = unsafe { libc::waitpid(pid as libc::pid_t, &mut status, 0) };
+    let result = if rc == pid as libc::pid_t {
+        Ok(status)
+    } else {
+        Err(io::Error::last_os_error())
+    };
+    forget_pid(pid);
+    result
+}
+
 /// Processes reparented to the test binary that it did not start itself:
 /// something a started process left behind. Each is killed (it is our
 /// child, so its pid cannot be recycled before we reap it) and reaped, and

@@ -67,6 +67,7 @@ fn main() -> ExitCode {
             Err(_) => usage(),
         },
         [command, rest @ ..] if hardening::COMMANDS.contains(command) => hardening::run(command, rest),
+        [command, rest @ ..] if cgroup::COMMANDS.contains(command) => cgroup::run(command, rest),
         _ => usage(),
     }
 }
@@ -412,3 +413,123 @@ mod hardening {
     }
 }
 // Hardening probes (end).
+
+// ---------------------------------------------------------------------------
+// Cgroup probes, for tests/tests/cgroup.rs (begin).
+//
+// ```text
+// probe forks N              fork up to N children that wait; print "forked K of N" (and
+//                            ": ERROR" when a fork failed), then "tasks T" (the numeric
+//                            entries of /proc) and "ready"; at EOF on stdin kill and reap them
+// probe alloc MIB            allocate MIB mebibytes, write to every page, print "allocated MIB MiB"
+// probe write PATH VALUE     open the existing PATH for writing and write VALUE in one
+//                            write(2); print "ok" (errors: "probe: write PATH: ...", exit 1)
+// ```
+mod cgroup {
+    use std::ffi::c_int;
+    use std::fs::OpenOptions;
+    use std::io::{self, Read, Write};
+    use std::process::ExitCode;
+
+    pub const COMMANDS: &[&str] = &["forks", "alloc", "write"];
+
+    const SIGKILL: c_int = 9;
+
+    unsafe extern "C" {
+        fn fork() -> c_int;
+        fn pause() -> c_int;
+        fn kill(pid: c_int, signal: c_int) -> c_int;
+        fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
+        fn _exit(status: c_int) -> !;
+    }
+
+    pub fn run(command: &str, rest: &[&str]) -> ExitCode {
+        match (command, rest) {
+            ("forks", [n]) => n.parse().map_or_else(|_| super::usage(), forks),
+            ("alloc", [mib]) => mib.parse().map_or_else(|_| super::usage(), alloc),
+            ("write", [path, value]) => write(path, value),
+            _ => super::usage(),
+        }
+    }
+
+    fn forks(wanted: usize) -> ExitCode {
+        let mut children = Vec::new();
+        let mut failure = None;
+        while children.len() < wanted {
+            // SAFETY: the child only calls pause and _exit, which are
+            // async-signal-safe.
+            match unsafe { fork() } {
+                0 => loop {
+                    // SAFETY: as above; it waits for the parent's SIGKILL.
+                    unsafe { pause() };
+                },
+                -1 => {
+                    failure = Some(io::Error::last_os_error());
+                    break;
+                }
+                pid => children.push(pid),
+            }
+        }
+        let forked = match &failure {
+            None => format!("forked {} of {wanted}", children.len()),
+            Some(e) => format!("forked {} of {wanted}: {e}", children.len()),
+        };
+        let tasks = std::fs::read_dir("/proc").map(|entries| {
+            entries
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.file_name().to_str().is_some_and(|n| n.parse::<u32>().is_ok()))
+                })
+                .count()
+        });
+        let mut stdout = io::stdout();
+        let printed = match tasks {
+            Ok(tasks) => writeln!(stdout, "{forked}\ntasks {tasks}\nready").and_then(|()| stdout.flush()),
+            Err(e) => Err(e),
+        };
+        let mut sink = Vec::new();
+        let waited = printed.and_then(|()| io::stdin().read_to_end(&mut sink));
+        for &pid in &children {
+            // SAFETY: kill and waitpid on this process's own unreaped children.
+            unsafe {
+                kill(pid, SIGKILL);
+                waitpid(pid, std::ptr::null_mut(), 0);
+            }
+        }
+        match waited {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => super::fail(format!("forks: {e}")),
+        }
+    }
+
+    fn alloc(mib: usize) -> ExitCode {
+        let size = mib << 20;
+        let mut memory = vec![0u8; size];
+        // calloc'd pages are not there until written: write to each.
+        for offset in (0..size).step_by(4096) {
+            memory[offset] = 1;
+        }
+        std::hint::black_box(&memory);
+        println!("allocated {mib} MiB");
+        ExitCode::SUCCESS
+    }
+
+    fn write(path: &str, value: &str) -> ExitCode {
+        let written =
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut file| match file.write(value.as_bytes())? {
+                    n if n == value.len() => Ok(()),
+                    n => Err(io::Error::other(format!("short write ({n} of {} bytes)", value.len()))),
+                });
+        match written {
+            Ok(()) => {
+                println!("ok");
+                ExitCode::SUCCESS
+            }
+            Err(e) => super::fail(format!("write {path}: {e}")),
+        }
+    }
+}
+// Cgroup probes (end).
