@@ -4,7 +4,8 @@
 //! rootfs content. Every failure goes back to the parent as a typed Failure.
 //!
 //! 1. Wait for CONFIGURE (EOF: the parent died, so exit quietly). Until
-//!    then the child stays dumpable: the helper needs its /proc entries.
+//!    then the child stays dumpable, and open to PTRACE_SEIZE under Yama:
+//!    the helper needs its /proc entries, and holds it while moving it.
 //!    Now it becomes non-dumpable until exec (confine.rs).
 //! 2. Become root of the namespace: setresgid/setresuid(0), and setgroups([])
 //!    when the namespace allows it.
@@ -50,6 +51,12 @@ const CHILD_FAILED: i32 = 125;
 
 /// Runs the child side; never returns.
 pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet) -> ! {
+    // Under Yama's ptrace_scope 1, only an ancestor may ptrace; the helper,
+    // a sibling, holds this process with PTRACE_SEIZE while it moves it into
+    // a cgroup. The exception ends with dumpability after CONFIGURE. Without
+    // Yama, prctl fails with EINVAL and nothing changes.
+    // SAFETY: PR_SET_PTRACER takes plain integers.
+    unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
     let setgroups_allowed = match channel.expect("configure") {
         Ok(Message::Configure { setgroups_allowed }) => setgroups_allowed,
         // The parent is gone or confused: it reports its own error.
@@ -112,6 +119,8 @@ fn configure(
     signal_mask: &SigSet,
 ) -> Result<exec::Prepared, Failure> {
     confine::set_non_dumpable()?;
+    // SAFETY: as above; 0 withdraws the ptrace exception.
+    unsafe { libc::prctl(libc::PR_SET_PTRACER, 0, 0, 0, 0) };
     let root_gid = Gid::from_raw(0);
     let root_uid = Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
