@@ -103,6 +103,11 @@ fn report_usage(error: clap::Error) -> i32 {
             let _ = error.print();
             0
         }
+        // `burrow` alone: the help, on stderr, as a usage error.
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            status::FAILED
+        }
         _ => {
             // clap's text is several lines (message, tip, usage); keep the message.
             let text = error.to_string();
