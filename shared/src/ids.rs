@@ -264,6 +264,88 @@ pub fn parse_map_file(text: &str) -> Option<Vec<IdMapping>> {
         .collect()
 }
 
+/// A small generator for the property tests of the id algebra (here and in
+/// `subid`), without a dependency: SplitMix64, seeded by the case number so
+/// that a failure names the case to look at.
+#[cfg(test)]
+pub(crate) mod testgen {
+    use super::{IdMapping, IdRange};
+
+    /// Cases per property: `BURROW_PROPTEST_CASES`, or 2,000.
+    pub fn cases() -> u64 {
+        std::env::var("BURROW_PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2000)
+    }
+
+    pub struct Gen(u64);
+
+    impl Gen {
+        pub fn new(case: u64) -> Gen {
+            Gen(case.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x6275_7272_6f77)
+        }
+
+        pub fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+
+        /// A number below `n` (which is not 0).
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        pub fn one_in(&mut self, n: u64) -> bool {
+            self.below(n) == 0
+        }
+
+        /// An id: mostly below `small` (so that ranges meet), else near the
+        /// top of the id space or anywhere.
+        pub fn id(&mut self, small: u32) -> u32 {
+            match self.below(8) {
+                0 => u32::MAX - self.below(u64::from(small) + 1) as u32,
+                1 => self.next() as u32,
+                _ => self.below(u64::from(small)) as u32,
+            }
+        }
+
+        /// A valid range, mostly of at most `small` ids, sometimes up to the
+        /// end of the id space.
+        pub fn range(&mut self, small: u32) -> IdRange {
+            let start = self.id(small).min(u32::MAX - 1);
+            let room = u64::from(u32::MAX - start);
+            let count = match self.one_in(16) {
+                true => room,
+                false => 1 + self.below(room.min(u64::from(small))),
+            };
+            IdRange::new(start, count as u32).expect("count fits in room")
+        }
+
+        /// A valid mapping whose sides are ranges as `range` makes them.
+        pub fn mapping(&mut self, small: u32) -> IdMapping {
+            let (ns, host) = (self.range(small), self.range(small));
+            IdMapping::new(ns.start(), host.start(), ns.count().min(host.count())).expect("both sides fit")
+        }
+
+        /// A valid range of ids below `universe` (at least 2).
+        pub fn small_range(&mut self, universe: u32) -> IdRange {
+            let start = self.below(u64::from(universe) - 1) as u32;
+            let count = 1 + self.below(u64::from(universe - start)) as u32;
+            IdRange::new(start, count).expect("small")
+        }
+
+        pub fn shuffle<T>(&mut self, items: &mut [T]) {
+            for i in (1..items.len()).rev() {
+                items.swap(i, self.below(i as u64 + 1) as usize);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +443,164 @@ mod tests {
         assert_eq!(parse_map_file(&text), Some(map.to_vec()));
         assert_eq!(parse_map_file(""), Some(vec![]));
         assert_eq!(parse_map_file("0 1"), None);
+    }
+
+    // Property tests: random cases from `testgen`, each checked against a
+    // plain definition (brute force over a small id space, or u64 arithmetic).
+    use super::testgen::{Gen, cases};
+
+    fn ids(range: IdRange) -> std::ops::Range<u32> {
+        range.start()..range.end()
+    }
+
+    #[test]
+    fn property_ranges_are_exactly_the_valid_ones() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            let (start, count) = (g.id(64), g.id(64));
+            let valid = count > 0 && u64::from(start) + u64::from(count) <= ID_END_MAX;
+            let range = IdRange::new(start, count);
+            assert_eq!(range.is_some(), valid, "case {case}: {start} {count}");
+            if let Some(r) = range {
+                assert_eq!(
+                    (r.start(), r.count(), u64::from(r.end())),
+                    (start, count, u64::from(start) + u64::from(count))
+                );
+                assert!(r.contains(start) && r.contains(r.end() - 1) && !r.contains(r.end()));
+                assert!(start == 0 || !r.contains(start - 1));
+            }
+        }
+    }
+
+    #[test]
+    fn property_range_relations_match_their_definitions() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            // Brute force over ids 0..40.
+            let (a, b) = (g.small_range(40), g.small_range(40));
+            let shared = ids(a).any(|id| b.contains(id));
+            assert_eq!(a.overlaps(b), shared, "case {case}: {a} {b}");
+            assert_eq!(
+                a.contains_range(b),
+                ids(b).all(|id| a.contains(id)),
+                "case {case}: {a} {b}"
+            );
+            // Anywhere in the id space, against u64 arithmetic.
+            let (a, b) = (g.range(1 << 20), g.range(1 << 20));
+            let (a0, a1, b0, b1) = (a.start() as u64, a.end() as u64, b.start() as u64, b.end() as u64);
+            assert_eq!(a.overlaps(b), a0.max(b0) < a1.min(b1), "case {case}: {a} {b}");
+            assert_eq!(a.contains_range(b), a0 <= b0 && b1 <= a1, "case {case}: {a} {b}");
+            assert_eq!(a.overlaps(b), b.overlaps(a));
+            assert!(a.overlaps(a) && a.contains_range(a));
+            assert!(!a.contains_range(b) || a.overlaps(b));
+            assert_eq!(a.contains_range(b) && b.contains_range(a), a == b);
+        }
+    }
+
+    #[test]
+    fn property_mapping_parse_matches_its_definition() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            let number = |g: &mut Gen| match g.below(4) {
+                0 => u64::from(u32::MAX) + g.below(3),
+                _ => u64::from(g.id(1 << 16)),
+            };
+            let (ns, host, count) = (number(&mut g), number(&mut g), number(&mut g));
+            let fits = |start: u64| start + count <= ID_END_MAX;
+            let valid = count > 0 && fits(ns) && fits(host);
+            let text = format!("{ns}:{host}:{count}");
+            let parsed = IdMapping::parse(&text);
+            assert_eq!(parsed.is_ok(), valid, "case {case}: {text}");
+            if let Ok(m) = parsed {
+                assert_eq!(
+                    (m.ns().start(), m.host().start(), m.count()),
+                    (ns as u32, host as u32, count as u32)
+                );
+                assert_eq!(m.to_arg(), text);
+            }
+            // Any change of shape is refused.
+            let spoiled = match g.below(5) {
+                0 => format!("{text}:1"),
+                1 => format!(" {text}"),
+                2 => format!("+{text}"),
+                3 => text.replacen(':', "::", 1),
+                _ => text.replacen(':', " ", 1),
+            };
+            assert!(IdMapping::parse(&spoiled).is_err(), "case {case}: {spoiled:?}");
+        }
+    }
+
+    /// `check_map`'s answer by definition: ids shared by two lines (first pair
+    /// in order, the namespace side before the host side), over a small id space.
+    fn check_map_oracle(map: &[IdMapping]) -> Result<(), MapError> {
+        for (i, a) in map.iter().enumerate() {
+            for b in &map[i + 1..] {
+                if ids(a.ns()).any(|id| b.ns().contains(id)) {
+                    return Err(MapError::NsOverlap(*a, *b));
+                }
+                if ids(a.host()).any(|id| b.host().contains(id)) {
+                    return Err(MapError::HostOverlap(*a, *b));
+                }
+            }
+        }
+        match map.is_empty() {
+            true => Err(MapError::Empty),
+            false => Ok(()),
+        }
+    }
+
+    #[test]
+    fn property_check_map_refuses_exactly_the_overlaps() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            let mut map: Vec<IdMapping> = (0..g.below(7))
+                .map(|_| {
+                    let (ns, host) = (g.small_range(48), g.small_range(48));
+                    IdMapping::new(ns.start(), host.start(), ns.count().min(host.count())).unwrap()
+                })
+                .collect();
+            assert_eq!(check_map(&map), check_map_oracle(&map), "case {case}: {map:?}");
+            // Whether a map passes does not depend on the order of its lines.
+            let ok = check_map(&map).is_ok();
+            g.shuffle(&mut map);
+            assert_eq!(check_map(&map).is_ok(), ok, "case {case}: {map:?}");
+        }
+    }
+
+    #[test]
+    fn property_check_map_limits() {
+        for case in 0..cases() / 10 {
+            let mut g = Gen::new(case);
+            // Disjoint lines: line i holds ids [i * step, i * step + count).
+            let (lines, step) = (g.below(MAX_MAP_LINES as u64 + 6) as u32, 1 + g.below(1 << 12) as u32);
+            let (host_base, count) = (g.below(1 << 24) as u32, 1 + g.below(u64::from(step)) as u32);
+            let map: Vec<IdMapping> = (0..lines)
+                .map(|i| IdMapping::new(i * step, host_base + i * step, count).unwrap())
+                .collect();
+            let bytes = render_map(&map).len();
+            let expected = match map.len() {
+                0 => Err(MapError::Empty),
+                n if n > MAX_MAP_LINES => Err(MapError::TooManyLines(n)),
+                _ if bytes > MAX_MAP_BYTES => Err(MapError::TooLong(bytes)),
+                _ => Ok(()),
+            };
+            assert_eq!(check_map(&map), expected, "case {case}: {lines} lines, step {step}");
+        }
+    }
+
+    #[test]
+    fn property_rendered_maps_read_back() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            let map: Vec<IdMapping> = (0..g.below(6)).map(|_| g.mapping(1 << 20)).collect();
+            let text = render_map(&map);
+            assert_eq!(parse_map_file(&text).as_ref(), Some(&map), "case {case}: {text:?}");
+            // As the kernel prints it: right-aligned in columns of 10.
+            let kernel: String = map
+                .iter()
+                .map(|m| format!("{:>10} {:>10} {:>10}\n", m.ns().start(), m.host().start(), m.count()))
+                .collect();
+            assert_eq!(parse_map_file(&kernel), Some(map), "case {case}: {kernel:?}");
+        }
     }
 }

@@ -152,4 +152,115 @@ mod tests {
         assert!(!covers(&g, r(100, 105)));
         assert!(!covers(&[], r(0, 1)));
     }
+
+    // Property tests (generator in `ids::testgen`).
+    use crate::ids::testgen::{Gen, cases};
+
+    const OWNERS: [&str; 4] = ["alice", "1000", "bob", "1001"];
+
+    fn random_entries(g: &mut Gen, range: impl Fn(&mut Gen) -> IdRange) -> Vec<SubidEntry> {
+        (0..g.below(8))
+            .map(|_| SubidEntry {
+                owner: OWNERS[g.below(4) as usize].to_owned(),
+                range: range(g),
+            })
+            .collect()
+    }
+
+    /// The union of `ranges` as sorted, disjoint, non-adjacent `[start, end)`
+    /// pairs, computed in u64.
+    fn union(mut ranges: Vec<IdRange>) -> Vec<(u64, u64)> {
+        ranges.sort();
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for r in ranges {
+            let (start, end) = (u64::from(r.start()), u64::from(r.end()));
+            match runs.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => runs.push((start, end)),
+            }
+        }
+        runs
+    }
+
+    fn alices(entries: &[SubidEntry]) -> Vec<IdRange> {
+        let mine = entries.iter().filter(|e| e.owner == "alice" || e.owner == "1000");
+        mine.map(|e| e.range).collect()
+    }
+
+    #[test]
+    fn property_granted_is_the_union_of_the_callers_entries() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            // Anywhere in the id space, the top included.
+            let entries = random_entries(&mut g, |g| g.range(1 << 10));
+            let merged = granted(&entries, "alice", 1000);
+            let runs: Vec<(u64, u64)> = merged
+                .iter()
+                .map(|r| (u64::from(r.start()), u64::from(r.end())))
+                .collect();
+            assert_eq!(runs, union(alices(&entries)), "case {case}: {entries:?}");
+            // The result does not depend on the order of the file's lines.
+            let mut shuffled = entries.clone();
+            g.shuffle(&mut shuffled);
+            assert_eq!(granted(&shuffled, "alice", 1000), merged, "case {case}");
+        }
+    }
+
+    #[test]
+    fn property_covers_exactly_the_callers_ids() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            // Brute force over ids 0..40: an id is the caller's if one of
+            // its entries holds it; a range is covered if all its ids are.
+            let entries = random_entries(&mut g, |g| g.small_range(40));
+            let merged = granted(&entries, "alice", 1000);
+            let mine = alices(&entries);
+            let owned = |id: u32| mine.iter().any(|r| r.contains(id));
+            for _ in 0..8 {
+                let wanted = g.small_range(40);
+                let all = (wanted.start()..wanted.end()).all(owned);
+                assert_eq!(covers(&merged, wanted), all, "case {case}: {wanted} of {entries:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn property_parse_reads_what_was_written() {
+        for case in 0..cases() {
+            let mut g = Gen::new(case);
+            let entries = random_entries(&mut g, |g| g.range(1 << 20));
+            let mut text = String::new();
+            let mut lines = Vec::new();
+            for e in &entries {
+                if g.one_in(4) {
+                    text += ["\n", "# alice:0:1\n", "  \n"][g.below(3) as usize];
+                }
+                text += &format!("{}:{}:{}\n", e.owner, e.range.start(), e.range.count());
+                lines.push(text.lines().count());
+            }
+            assert_eq!(parse(&text).as_ref(), Ok(&entries), "case {case}: {text:?}");
+            // Spoiling one entry's line makes the file bad, naming that line.
+            if entries.is_empty() {
+                continue;
+            }
+            let (line, how) = (lines[g.below(lines.len() as u64) as usize], g.below(4));
+            let spoil = |l: &str| match how {
+                0 => format!("{l}:1"),
+                1 => format!("{l}x"),
+                2 => l.replacen(':', "", 1),
+                _ => format!(":{l}"),
+            };
+            let spoiled: Vec<String> = text
+                .lines()
+                .enumerate()
+                .map(|(i, l)| if i + 1 == line { spoil(l) } else { l.to_owned() })
+                .collect();
+            let spoiled = spoiled.join("\n");
+            assert_eq!(
+                parse(&spoiled).map_err(|e| e.line),
+                Err(line),
+                "case {case}: {spoiled:?}"
+            );
+        }
+    }
 }
