@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::helper_client;
 use crate::resources::limit_files;
 use crate::spawn;
+use burrow_shared::cgroup_policy;
 use oci_spec::runtime::LinuxResources;
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -46,6 +47,13 @@ pub fn place(
     placed: &mut Option<Cgroup>,
 ) -> Result<()> {
     let name = leaf_name(pid);
+    if let Some(subtree) = subtree_owned_by_caller() {
+        // SECURITY: no helper: every step below is the caller's own, in
+        // cgroups it owns; the kernel checks each one.
+        let leaf = enter_new_leaf(&subtree, parent, &name, pid)?;
+        let cgroup = placed.insert(Cgroup { leaves: vec![leaf] });
+        return cgroup.finish(resources);
+    }
     let leaves = match helper_client::cgroup(proc_dir, &name) {
         Ok(leaves) => leaves,
         Err(error) if resources.is_none() && parent.is_none() => {
@@ -63,13 +71,79 @@ pub fn place(
     if let Some(parent) = parent {
         cgroup.move_below(parent, &name, pid)?;
     }
-    for leaf in &cgroup.leaves {
-        sweep_stale_siblings(leaf);
+    cgroup.finish(resources)
+}
+
+/// Makes the leaf `delegated[/parent]/name` in a cgroup the caller owns and
+/// moves the child `pid` into it. The child is burrow's own unreaped child,
+/// so its pid cannot name another process. On cgroup v2, a new PARENT passes
+/// on to its children the controllers `delegated` passes on to it.
+fn enter_new_leaf(delegated: &Path, parent: Option<&str>, name: &str, pid: libc::pid_t) -> Result<PathBuf> {
+    let os = |what: &str, path: &Path| {
+        let what = format!("{what} {}", path.display());
+        move |e: io::Error| Error::os(what, e)
+    };
+    let mut dir = delegated.to_path_buf();
+    if let Some(parent) = parent {
+        dir.push(parent);
+        match std::fs::create_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            result => result.map_err(os("creating the cgroup", &dir))?,
+        }
+        if is_cgroup2(&dir) {
+            let control = delegated.join("cgroup.subtree_control");
+            let enabled = std::fs::read_to_string(&control).map_err(os("reading", &control))?;
+            let wanted: Vec<String> = enabled.split_whitespace().map(|c| format!("+{c}")).collect();
+            if !wanted.is_empty() {
+                let control = dir.join("cgroup.subtree_control");
+                std::fs::write(&control, wanted.join(" ")).map_err(os("enabling controllers in", &control))?;
+            }
+        }
     }
-    if let Some(resources) = resources {
-        cgroup.write_limits(resources)?;
+    let leaf = dir.join(name);
+    std::fs::create_dir(&leaf).map_err(os("creating the cgroup", &leaf))?;
+    std::fs::write(leaf.join("cgroup.procs"), pid.to_string()).map_err(os("moving the container into", &leaf))?;
+    Ok(leaf)
+}
+
+/// The cgroup v2 subtree the caller already owns — systemd's user@UID.service
+/// with Delegate=yes — on a host whose controllers are all on cgroup2: the
+/// topmost ancestor of burrow's own cgroup whose directory and cgroup.procs
+/// are the caller's. There burrow places its containers itself.
+fn subtree_owned_by_caller() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mounts = cgroup_policy::cgroup_mounts(&mountinfo);
+    // Controllers on cgroup v1 (a hybrid host) are the helper's to delegate.
+    if mounts.iter().any(|m| !m.v2) {
+        return None;
     }
-    Ok(())
+    let v2 = mounts.iter().find(|m| m.root == "/" && !m.point.contains('\\'))?;
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = cgroup_policy::cgroup_path(&own, v2)?;
+    owned_ancestor(Path::new(&v2.point), path, nix::unistd::getuid().as_raw())
+}
+
+/// The topmost directory on the way from `mount`/`path` up to (not including)
+/// `mount` that, with its cgroup.procs, is owned by `uid`; `None` if burrow's
+/// own cgroup is not.
+fn owned_ancestor(mount: &Path, path: &str, uid: u32) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let owned = |dir: &Path| {
+        [dir.to_path_buf(), dir.join("cgroup.procs")]
+            .iter()
+            .all(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.uid() == uid))
+    };
+    if path.split('/').any(|part| part == "..") {
+        return None;
+    }
+    let mut dir = mount.join(path.trim_start_matches('/'));
+    if dir == mount || !owned(&dir) {
+        return None;
+    }
+    while let Some(parent) = dir.parent().filter(|p| *p != mount && p.starts_with(mount) && owned(p)) {
+        dir = parent.to_path_buf();
+    }
+    Some(dir)
 }
 
 fn is_cgroup2(path: &Path) -> bool {
@@ -77,39 +151,27 @@ fn is_cgroup2(path: &Path) -> bool {
 }
 
 impl Cgroup {
+    /// Once the child is in its leaves: sweep stale siblings, write limits.
+    fn finish(&self, resources: Option<&LinuxResources>) -> Result<()> {
+        for leaf in &self.leaves {
+            sweep_stale_siblings(leaf);
+        }
+        match resources {
+            Some(resources) => self.write_limits(resources),
+            None => Ok(()),
+        }
+    }
+
     /// `--cgroup-parent`: moves the child from the helper's leaf D/NAME into
     /// D/PARENT/NAME, which the caller may make since it owns D, and removes
-    /// the helper's leaf. The child is burrow's own unreaped child, so its pid
-    /// cannot name another process. On cgroup v2, PARENT passes on to its
-    /// children the controllers D passed on to it.
+    /// the helper's leaf.
     fn move_below(&mut self, parent: &str, name: &str, pid: libc::pid_t) -> Result<()> {
-        let os = |what: &str, path: &Path| {
-            let what = format!("{what} {}", path.display());
-            move |e: io::Error| Error::os(what, e)
-        };
         for leaf in &mut self.leaves {
             let Some(delegated) = leaf.parent().map(Path::to_path_buf) else {
                 continue;
             };
-            let parent_dir = delegated.join(parent);
-            match std::fs::create_dir(&parent_dir) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                result => result.map_err(os("creating the cgroup", &parent_dir))?,
-            }
-            if is_cgroup2(&parent_dir) {
-                let enabled = std::fs::read_to_string(delegated.join("cgroup.subtree_control"))
-                    .map_err(os("reading", &delegated.join("cgroup.subtree_control")))?;
-                let wanted: Vec<String> = enabled.split_whitespace().map(|c| format!("+{c}")).collect();
-                if !wanted.is_empty() {
-                    let control = parent_dir.join("cgroup.subtree_control");
-                    std::fs::write(&control, wanted.join(" ")).map_err(os("enabling controllers in", &control))?;
-                }
-            }
-            let new_leaf = parent_dir.join(name);
-            std::fs::create_dir(&new_leaf).map_err(os("creating the cgroup", &new_leaf))?;
-            std::fs::write(new_leaf.join("cgroup.procs"), pid.to_string())
-                .map_err(os("moving the container into", &new_leaf))?;
-            std::fs::remove_dir(&*leaf).map_err(os("removing", leaf))?;
+            let new_leaf = enter_new_leaf(&delegated, Some(parent), name, pid)?;
+            std::fs::remove_dir(&*leaf).map_err(|e| Error::os(format!("removing {}", leaf.display()), e))?;
             *leaf = new_leaf;
         }
         Ok(())
@@ -245,6 +307,25 @@ fn leaf_pid(name: &str) -> Option<libc::pid_t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owned_ancestor_is_the_topmost_owned_one() {
+        let dir = std::env::temp_dir().join(format!("burrow-owned-{}", std::process::id()));
+        let leaf = dir.join("a/b/c");
+        std::fs::create_dir_all(&leaf).unwrap();
+        for d in ["a", "a/b", "a/b/c"] {
+            std::fs::write(dir.join(d).join("cgroup.procs"), "").unwrap();
+        }
+        let me = nix::unistd::getuid().as_raw();
+        assert_eq!(owned_ancestor(&dir, "/a/b/c", me), Some(dir.join("a")));
+        assert_eq!(owned_ancestor(&dir, "/a/b/c", me + 1), None);
+        assert_eq!(owned_ancestor(&dir, "/", me), None);
+        assert_eq!(owned_ancestor(&dir, "/a/../a", me), None);
+        std::fs::remove_file(dir.join("a/cgroup.procs")).unwrap();
+        // a's cgroup.procs is not the caller's (here: missing): b is the top.
+        assert_eq!(owned_ancestor(&dir, "/a/b/c", me), Some(dir.join("a/b")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn leaf_names_carry_their_pid() {

@@ -74,6 +74,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ),
     ("cgroup_parent_groups_containers", cgroup_parent_groups_containers),
     (
+        "cgroup_uses_subtree_the_caller_owns",
+        cgroup_uses_subtree_the_caller_owns,
+    ),
+    (
         "cgroup_failed_start_leaves_no_cgroup",
         cgroup_failed_start_leaves_no_cgroup,
     ),
@@ -1811,4 +1815,84 @@ fn cgroup_failed_start_leaves_no_cgroup(f: &Fixture) -> Result<(), Failed> {
         after.keys().collect::<Vec<_>>()
     );
     Ok(())
+}
+
+/// Where the caller already owns a cgroup2 subtree (systemd's Delegate=yes)
+/// on a host whose controllers are all on cgroup2, burrow places the
+/// container there itself, without the helper (runner/src/cgroup.rs
+/// `subtree_owned_by_caller`). Made here by hand, below the test's own
+/// cgroup2 cgroup: OWN/tdeleg-N owned by the user, burrow started in its
+/// child `runner`, in a private mount namespace where the v1 hierarchies are
+/// unmounted. With `--cgroup-parent grp` the container's parent cgroup
+/// outlives it: it must be OWN/tdeleg-N/grp (the caller's subtree), not
+/// below the helper's OWN/tdeleg-N/runner/burrow-UID.
+fn cgroup_uses_subtree_the_caller_owns(f: &Fixture) -> Result<(), Failed> {
+    let _policy = policy(f).shared();
+    let Some(v2) = layout(f).v2() else {
+        note(
+            "cgroup_uses_subtree_the_caller_owns",
+            "no cgroup2 hierarchy: nothing to own",
+        );
+        return Ok(());
+    };
+    let subtree = v2.own.join(leaf_name("deleg"));
+    let runner = subtree.join("runner");
+    let (uid, gid) = (f.user.uid, f.user.gid);
+    let chown = |path: &Path| {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .map_err(|e| Failed::from(format!("chown {}: {e}", path.display())))
+    };
+    for dir in [&subtree, &runner] {
+        fs::create_dir(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+        // What systemd hands over with Delegate=yes.
+        for file in ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"] {
+            chown(&dir.join(file))?;
+        }
+    }
+    let script = format!(
+        "set -e; \
+         awk '{{ for (i = 7; i <= NF; i++) if ($i == \"-\") {{ if ($(i+1) == \"cgroup\") print $5; break }} }}' \
+           /proc/self/mountinfo | while read -r m; do umount -l \"$m\"; done; \
+         echo $$ > {procs}; \
+         exec setpriv --reuid={uid} --regid={gid} --clear-groups {burrow} run --rootfs {rootfs} \
+           --cgroup-parent grp -- grep ^0:: /proc/self/cgroup",
+        procs = runner.join("cgroup.procs").display(),
+        burrow = f.burrow.display(),
+        rootfs = f.rootfs.display(),
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script]);
+    let out = run(cmd);
+    let parent = subtree.join("grp");
+    let helpers = runner.join(format!("burrow-{uid}"));
+    let result = (|| {
+        ensure_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (0, "0::/\n", ""),
+            "burrow in a cgroup2 subtree the user owns"
+        );
+        ensure!(
+            parent.is_dir(),
+            "no {}: the container was not placed in the caller's subtree",
+            parent.display()
+        );
+        ensure!(!helpers.exists(), "{} exists: the helper was called", helpers.display());
+        let owner = fs::metadata(&parent).map(|m| m.uid()).ok();
+        ensure_eq!(owner, Some(uid), "the owner of {}", parent.display());
+        let leaves: Vec<_> = fs::read_dir(&parent)
+            .map_err(|e| format!("{e}"))?
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .collect();
+        ensure!(leaves.is_empty(), "the container's leaf outlived it: {leaves:?}");
+        Ok(())
+    })();
+    for dir in [&parent, &runner, &subtree] {
+        let _ = cgroups::rmdir_cgroup(dir);
+    }
+    note(
+        "cgroup_uses_subtree_the_caller_owns",
+        format!("placed below {}", subtree.display()),
+    );
+    result
 }
