@@ -1887,7 +1887,15 @@ fn cgroup_uses_subtree_the_caller_owns(f: &Fixture) -> Result<(), Failed> {
         ensure!(leaves.is_empty(), "the container's leaf outlived it: {leaves:?}");
         Ok(())
     })();
-    for dir in [&parent, &runner, &subtree] {
+    // Whatever a failure left below the subtree (say the helper's D), deepest first.
+    let mut dirs = vec![subtree.clone()];
+    let mut i = 0;
+    while i < dirs.len() {
+        let below = fs::read_dir(&dirs[i]).into_iter().flatten().flatten();
+        dirs.extend(below.map(|e| e.path()).filter(|p| p.is_dir()));
+        i += 1;
+    }
+    for dir in dirs.iter().rev() {
         let _ = cgroups::rmdir_cgroup(dir);
     }
     note(
