@@ -173,14 +173,8 @@ fn check_interfaces(interfaces: &[Interface]) -> Result<(), String> {
 
 /// A Linux interface name: 1 to 15 bytes, no '/', ':', whitespace, not "." or "..".
 pub fn check_interface_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= 15
-        && name != "."
-        && name != ".."
-        && !name
-            .bytes()
-            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0);
-    if valid {
+    // The same rule the helper applies to a bridge name: one place for it.
+    if burrow_shared::request::valid_ifname(name) {
         Ok(())
     } else {
         Err(format!("{name:?} is not a valid interface name"))
