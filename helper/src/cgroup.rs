@@ -69,8 +69,12 @@ pub fn run(request: &CgroupRequest, fd_open: bool, mut caller: Caller) -> Result
     let target = target::open("cgroup", request.proc_fd, fd_open, caller.uid)?;
     // 3.
     let rules = policy_file::read(CGROUP_FILE, cgroup_policy::parse)?;
-    let rule = cgroup_policy::find(&rules, &caller.subid_owner(), caller.uid, &groups)
-        .ok_or_else(|| Error::NoCgroupEntry(caller.display_name()))?;
+    let rule = cgroup_policy::find(&rules, &caller.subid_owner(), caller.uid, &groups).ok_or_else(|| {
+        Error::refused(format!(
+            "cgroup: {} may not have cgroups delegated (no entry in {CGROUP_FILE})",
+            caller.display_name()
+        ))
+    })?;
     // 4.
     let mounts = cgroup_policy::cgroup_mounts(&read_table(c"/proc/self/mountinfo")?);
     let own = read_table(c"/proc/self/cgroup")?;
@@ -115,7 +119,7 @@ fn plan<'a>(
     name: &str,
 ) -> Result<Vec<Plan<'a>>, Error> {
     if mounts.is_empty() {
-        return Err(Error::NoHierarchy);
+        return Err(Error::refused("cgroup: no cgroup hierarchy is mounted"));
     }
     let bad = |text: &str| text.contains(|c: char| c.is_whitespace() || c.is_control());
     let mut plans = Vec::new();
@@ -125,20 +129,24 @@ fn plan<'a>(
             return Err(Error::os("cgroup: reading /proc/self/cgroup", why));
         };
         if cgroup_policy::cgroup_path(target, mount) != Some(own_path) {
-            return Err(Error::TargetElsewhere(mount.point.clone()));
+            return Err(Error::refused(format!(
+                "cgroup: target process is not in the caller's cgroup in {}",
+                mount.point
+            )));
         }
         // The kernel escapes whitespace in a mount point as `\040` and such.
         if bad(own_path) || bad(&mount.point) || mount.point.contains('\\') {
-            return Err(Error::CgroupPathWhitespace(mount.point.clone()));
+            return Err(Error::refused(format!(
+                "cgroup: a cgroup path in {} contains whitespace",
+                mount.point
+            )));
         }
         let base_path = match place {
             Place::Nest => own_path,
             Place::Path(path) => path,
         };
-        let below = |path: &'a str| {
-            cgroup_policy::below_root(path, &mount.root)
-                .ok_or_else(|| Error::CgroupMissing(path.to_owned(), mount.point.clone()))
-        };
+        let below =
+            |path: &'a str| cgroup_policy::below_root(path, &mount.root).ok_or_else(|| missing(path, &mount.point));
         let (own, base) = (below(own_path)?, below(base_path)?);
         let base_shown: String = base.iter().map(|c| format!("/{c}")).collect();
         let leaf = format!("{}{base_shown}/burrow-{uid}/{name}", mount.point);
@@ -208,7 +216,7 @@ fn open_dirs(plan: &Plan) -> Result<(OwnedFd, OwnedFd), Error> {
     let opening = |path: &str| {
         let (path, point) = (path.to_owned(), mount.point.clone());
         move |e: io::Error| match e.raw_os_error() {
-            Some(libc::ENOENT) => Error::CgroupMissing(path, point),
+            Some(libc::ENOENT) => missing(&path, &point),
             _ => Error::os(format!("cgroup: opening {path} in {point}"), e),
         }
     };
@@ -265,7 +273,9 @@ fn delegate(
     // SECURITY: as for D, one mkdirat of the validated NAME in D (which the
     // caller may own by now): L's other files stay root's.
     privilege::as_root_creator(uid, || match mkdir(&d, name) {
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Err(Error::LeafExists(name.to_owned())),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            Err(Error::refused(format!("cgroup: {name} already exists")))
+        }
         result => result.map_err(failed("creating", &plan.leaf)),
     })?;
     let path = plan.leaf.clone();
@@ -327,6 +337,10 @@ fn check_on(fd: &OwnedFd, mount: &CgroupMount) -> io::Result<()> {
             mount.point
         ))),
     }
+}
+
+fn missing(path: &str, mount_point: &str) -> Error {
+    Error::refused(format!("cgroup: {path} does not exist in {mount_point}"))
 }
 
 /// One path component: never empty, `.`, `..`, or holding `/` or NUL.

@@ -124,9 +124,13 @@ fn check_kind(
     caller: &Caller,
     load: &mut dyn FnMut(IdKind) -> Result<Vec<SubidEntry>, Error>,
 ) -> Result<bool, Error> {
-    check_map(map).map_err(|e| Error::BadMap(kind, e))?;
+    check_map(map).map_err(|e| Error::refused(format!("idmap: bad {kind} map: {e}")))?;
     match map.iter().find(|m| m.host().start() == 0) {
-        Some(&m) if caller.uid != 0 => return Err(Error::HostZero(kind, m)),
+        Some(&m) if caller.uid != 0 => {
+            return Err(Error::refused(format!(
+                "idmap: {kind} range {m} maps host id 0, which only root may map"
+            )));
+        }
         _ => {}
     }
     let own_id = if kind == IdKind::Uid { caller.uid } else { caller.gid };
@@ -137,7 +141,10 @@ fn check_kind(
             None => granted.insert(subid::granted(&load(kind)?, &caller.subid_owner(), caller.uid)),
         };
         if !subid::covers(ranges, m.host()) {
-            return Err(Error::NotGranted(kind, m, caller.display_name(), policy_file(kind)));
+            let (user, file) = (caller.display_name(), policy_file(kind));
+            return Err(Error::refused(format!(
+                "idmap: {kind} range {m} is not granted to {user} by {file}"
+            )));
         }
     }
     Ok(granted.is_some())

@@ -58,7 +58,7 @@ fn run(args: &[OsString]) -> Result<(), Error> {
     // 1. Since Linux 5.18 the kernel turns an empty argv into [""], so an
     // empty argv[0] is refused as the same attack (pkexec CVE-2021-4034).
     let Some((_, args)) = args.split_first().filter(|(argv0, _)| !argv0.is_empty()) else {
-        return Err(Error::EmptyArgv);
+        return Err(Error::usage("refusing to run with an empty argument list"));
     };
     hygiene::reset_inherited_state()?;
 
@@ -67,7 +67,7 @@ fn run(args: &[OsString]) -> Result<(), Error> {
         let _ = writeln!(std::io::stdout(), "{}", request::USAGE);
         return Ok(());
     }
-    let request = request::parse(args).map_err(Error::Usage)?;
+    let request = request::parse(args).map_err(Error::usage)?;
     hygiene::close_inherited_fds(&request.fds())?;
     // Recorded now: a later open (say by NSS) could land on a closed number.
     let target_fd_open = request.fds().iter().all(|&fd| sys::fd_is_open(fd));

@@ -40,15 +40,15 @@ pub fn read<T>(path: &'static str, parse: fn(&str) -> Result<T, SubidSyntaxError
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(path, "cannot read", e))?;
     if bytes.len() as u64 > MAX_POLICY_BYTES {
-        return Err(Error::PolicyTooLarge(path, MAX_POLICY_BYTES));
+        return Err(Error::policy(path, format!("larger than {MAX_POLICY_BYTES} bytes")));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         let bad = e.utf8_error().valid_up_to();
         let line = 1 + e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count();
         let why = "not valid UTF-8";
-        Error::PolicySyntax(path, SubidSyntaxError { line, why })
+        Error::policy(path, SubidSyntaxError { line, why })
     })?;
-    parse(&text).map_err(|e| Error::PolicySyntax(path, e))
+    parse(&text).map_err(|e| Error::policy(path, e))
 }
 
 /// Opens (as root, creating it and its directory `dir` if missing)
@@ -113,19 +113,19 @@ fn check_fd(fd: &OwnedFd, shown: String, flags: libc::c_int, forbidden: u32) -> 
 }
 
 fn io_error(path: &str, doing: &'static str, why: impl std::fmt::Display) -> Error {
-    Error::PolicyIo(path.to_owned(), doing, why.to_string())
+    Error::policy(path, format!("{doing}: {why}"))
 }
 
 /// The rule for a policy file or state file and each directory above it.
 pub fn check_owner_and_mode(shown: String, mode: u32, uid: u32, want: u32, forbidden: u32) -> Result<(), Error> {
     if mode & libc::S_IFMT != want {
-        Err(Error::PolicyNotRegular(shown))
+        Err(Error::policy(shown, "not a regular file"))
     } else if uid != 0 {
-        Err(Error::PolicyNotRoot(shown))
+        Err(Error::policy(shown, "not owned by root"))
     } else if mode & WRITABLE != 0 {
-        Err(Error::PolicyWritable(shown))
+        Err(Error::policy(shown, "writable by group or others"))
     } else if mode & forbidden != 0 {
-        Err(Error::StateAccessible(shown))
+        Err(Error::policy(shown, "accessible by group or others"))
     } else {
         Ok(())
     }

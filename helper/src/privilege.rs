@@ -21,7 +21,10 @@ pub fn verify() -> Result<(), Error> {
     let uid_map = std::fs::read_to_string("/proc/self/uid_map").ok();
     let in_initial_userns = uid_map.is_some_and(|text| parse_map_file(&text) == identity.map(|m| vec![m]));
     if sys::getresuid_getresgid().0[1] != 0 || !in_initial_userns {
-        return Err(Error::NotPrivileged);
+        return Err(Error::os(
+            "not privileged",
+            "must be installed setuid root and run in the initial user namespace",
+        ));
     }
     Ok(())
 }

@@ -18,6 +18,13 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 /// No file the helper reads below /proc/PID is near this long.
 const MAX_PROC_FILE: u64 = 64 * 1024;
 
+const NOT_CHILD: &str = "idmap: target's user namespace is not a child of the initial user namespace";
+
+/// The target process is gone (or a zombie): `op` names the operation.
+pub fn exited(op: &str) -> Error {
+    Error::refused(format!("{op}: target process has exited"))
+}
+
 pub struct Target {
     dir: BorrowedFd<'static>,
     /// The operation, as messages name it.
@@ -32,12 +39,14 @@ pub struct Target {
 /// alive and all its uids are the caller's; then reads its pid.
 pub fn open(op: &'static str, fd: RawFd, fd_open: bool, caller_uid: u32) -> Result<Target, Error> {
     if !fd_open {
-        return Err(Error::FdNotOpen(op, fd));
+        return Err(Error::refused(format!("{op}: target fd {fd} is not open")));
     }
     let dir = sys::borrow_fd(fd);
     let on_procfs = sys::fs_magic(dir).is_ok_and(|magic| magic == sys::PROC_SUPER_MAGIC);
     if !on_procfs || !sys::fstat(dir).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
-        return Err(Error::NotProcPidDir(op, fd));
+        return Err(Error::refused(format!(
+            "{op}: target fd {fd} is not a /proc/PID directory"
+        )));
     }
     let mut target = Target {
         dir,
@@ -61,30 +70,40 @@ pub fn verify(fd: RawFd, fd_open: bool, caller: &Caller, kinds: &[IdKind]) -> Re
     // a namespace the caller cannot even look at is not the caller's to map.
     let ns = match sys::openat(Some(target.dir), c"ns/user", libc::O_RDONLY) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
-            return Err(Error::UsernsNotAccessible(caller.uid));
+            return Err(Error::refused(format!(
+                "idmap: target's user namespace is not accessible to the caller (uid {})",
+                caller.uid
+            )));
         }
         result => result.map_err(|e| target.read_error(c"ns/user", e))?,
     };
     if !is_namespace(ns.as_fd(), libc::CLONE_NEWUSER) {
-        return Err(Error::NotProcPidDir("idmap", fd));
+        return Err(Error::refused(format!(
+            "idmap: target fd {fd} is not a /proc/PID directory"
+        )));
     }
     let parent = match sys::ns_related(ns.as_fd(), libc::NS_GET_PARENT) {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => return Err(Error::TargetInInitialUserns),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            return Err(Error::refused("idmap: target process is in the initial user namespace"));
+        }
         result => result.map_err(|e| Error::os("idmap: reading ns/user", e))?,
     };
     let own = open_own_ns(c"/proc/self/ns/user", "idmap")?;
     if dev_ino(parent.as_fd(), "idmap: reading ns/user")? != dev_ino(own.as_fd(), "idmap: reading /proc/self/ns/user")?
     {
-        return Err(Error::TargetNotChildOfInitialUserns);
+        return Err(Error::refused(NOT_CHILD));
     }
     let owner = sys::ns_owner_uid(ns.as_fd()).map_err(|e| Error::os("idmap: reading ns/user", e))?;
     if owner != caller.uid {
-        return Err(Error::UsernsOwner(owner, caller.uid));
+        return Err(Error::refused(format!(
+            "idmap: target's user namespace is owned by uid {owner}, not by the caller (uid {})",
+            caller.uid
+        )));
     }
     for &kind in kinds {
         let name = if kind == IdKind::Uid { c"uid_map" } else { c"gid_map" };
         if !target.read(name)?.trim().is_empty() {
-            return Err(Error::MapWritten(kind));
+            return Err(Error::refused(format!("idmap: target's {kind} map is already written")));
         }
     }
     target.userns = dev_ino(ns.as_fd(), "idmap: reading ns/user")?;
@@ -122,7 +141,7 @@ impl Target {
         // SECURITY: no capability is effective; the tracee keeps running,
         // and is released when the helper exits.
         sys::ptrace_seize(self.pid).map_err(|e| match e.raw_os_error() {
-            Some(libc::ESRCH) => Error::TargetExited(self.op),
+            Some(libc::ESRCH) => exited(self.op),
             _ => Error::os(format!("{}: holding the target process", self.op), e),
         })?;
         self.check_status(caller_uid)
@@ -144,7 +163,7 @@ impl Target {
     pub fn recheck_userns(&self) -> Result<(), Error> {
         let ns = self.open(c"ns/user", libc::O_RDONLY)?;
         if dev_ino(ns.as_fd(), "idmap: reading ns/user")? != self.userns {
-            return Err(Error::TargetNotChildOfInitialUserns);
+            return Err(Error::refused(NOT_CHILD));
         }
         Ok(())
     }
@@ -153,7 +172,7 @@ impl Target {
     /// pid, so a new process with the same number is never reached).
     fn read_error(&self, name: &CStr, e: io::Error) -> Error {
         match e.raw_os_error() {
-            Some(libc::ESRCH | libc::ENOENT) => Error::TargetExited(self.op),
+            Some(libc::ESRCH | libc::ENOENT) => exited(self.op),
             _ => Error::os(format!("{}: reading {}", self.op, name.to_string_lossy()), e),
         }
     }
@@ -183,12 +202,14 @@ pub fn open_own_ns(path: &CStr, op: &str) -> Result<OwnedFd, Error> {
 pub fn check_status(status: &str, caller_uid: u32, op: &'static str) -> Result<(), Error> {
     let field = |key: &str| status.lines().find_map(|line| line.strip_prefix(key));
     if field("State:").is_some_and(|state| state.trim_start().starts_with(['Z', 'X'])) {
-        return Err(Error::TargetExited(op));
+        return Err(exited(op));
     }
     let uids: Option<Vec<u32>> = field("Uid:").and_then(|v| v.split_whitespace().map(parse_decimal_u32).collect());
     match uids.as_deref() {
         Some(uids @ [_, _, _, _]) => match uids.iter().find(|&&uid| uid != caller_uid) {
-            Some(&target) => Err(Error::TargetUid(op, target, caller_uid)),
+            Some(&target) => Err(Error::refused(format!(
+                "{op}: target process belongs to uid {target}, not to the caller (uid {caller_uid})"
+            ))),
             None => Ok(()),
         },
         _ => Err(Error::os(format!("{op}: reading status"), "no valid Uid line")),

@@ -81,11 +81,13 @@ pub fn run(request: &VethRequest, fd_open: bool, mut caller: Caller) -> Result<S
 /// The checks on the netns fd, and on the namespace the host end goes to.
 fn verify_target(fd: RawFd, fd_open: bool, caller: &Caller) -> Result<BorrowedFd<'static>, Error> {
     if !fd_open {
-        return Err(Error::FdNotOpen("veth", fd));
+        return Err(Error::refused(format!("veth: target fd {fd} is not open")));
     }
     let ns = sys::borrow_fd(fd);
     if !target::is_namespace(ns, libc::CLONE_NEWNET) {
-        return Err(Error::NotNetns(fd));
+        return Err(Error::refused(format!(
+            "veth: target fd {fd} is not a network namespace"
+        )));
     }
     let (reading, reading_own) = (
         "veth: reading the target network namespace",
@@ -93,19 +95,25 @@ fn verify_target(fd: RawFd, fd_open: bool, caller: &Caller) -> Result<BorrowedFd
     );
     let own_net = target::open_own_ns(c"/proc/self/ns/net", "veth")?;
     if target::dev_ino(ns, reading)? == target::dev_ino(own_net.as_fd(), reading_own)? {
-        return Err(Error::HostNetns);
+        return Err(Error::refused("veth: target network namespace is the host's"));
     }
     // The check lxc-user-nic lacked (CVE-2017-5985): the caller must own the
     // user namespace that owns the network namespace.
     let userns = sys::ns_related(ns, libc::NS_GET_USERNS).map_err(|e| Error::os(reading, e))?;
     let owner = sys::ns_owner_uid(userns.as_fd()).map_err(|e| Error::os(reading, e))?;
     if owner != caller.uid {
-        return Err(Error::NetnsOwner(owner, caller.uid));
+        return Err(Error::refused(format!(
+            "veth: target network namespace belongs to a user namespace owned by uid {owner}, \
+             not by the caller (uid {})",
+            caller.uid
+        )));
     }
     let own_owner = sys::ns_related(own_net.as_fd(), libc::NS_GET_USERNS).map_err(|e| Error::os(reading_own, e))?;
     let own_user = target::open_own_ns(c"/proc/self/ns/user", "veth")?;
     if target::dev_ino(own_owner.as_fd(), reading_own)? != target::dev_ino(own_user.as_fd(), reading_own)? {
-        return Err(Error::OwnNetnsNotInitial);
+        return Err(Error::refused(
+            "veth: the caller's network namespace is not owned by the initial user namespace",
+        ));
     }
     Ok(ns)
 }
@@ -123,11 +131,15 @@ pub fn check<T>(
     let (user, bridge) = (caller.display_name(), request.bridge.clone());
     let allowance = usernet::allowance(rules, &caller.subid_owner(), caller.uid, groups, &bridge);
     if allowance == 0 {
-        return Err(Error::NoUsernetEntry(user, bridge));
+        return Err(Error::refused(format!(
+            "veth: {user} may not create veths on {bridge} (no entry in {USERNET_FILE})"
+        )));
     }
     let (count, found) = live()?;
     if count >= allowance {
-        return Err(Error::OverQuota(user, count, allowance, bridge));
+        return Err(Error::refused(format!(
+            "veth: {user} has {count} of {allowance} veths allowed on {bridge} by {USERNET_FILE}"
+        )));
     }
     Ok(found)
 }
@@ -149,13 +161,14 @@ fn name(name: &str) -> LinkAttribute {
 }
 
 fn find_bridge(netlink: &mut Netlink, bridge: &str) -> Result<Bridge, Error> {
+    let no_bridge = |bridge| Error::refused(format!("veth: bridge {bridge} does not exist"));
     let links = match netlink.request(GetLink(link([name(bridge)])), 0) {
-        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err(Error::NoBridge(bridge.to_owned())),
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Err(no_bridge(bridge)),
         result => result.map_err(|e| Error::os(format!("veth: looking up {bridge}"), e))?,
     };
     // The kernel also finds a link by an alternative name: only its own name counts.
     let Some(found) = links.iter().find(|l| l.attributes.contains(&name(bridge))) else {
-        return Err(Error::NoBridge(bridge.to_owned()));
+        return Err(no_bridge(bridge));
     };
     let kind = LinkInfo::Kind(InfoKind::Bridge);
     if !found
@@ -163,7 +176,7 @@ fn find_bridge(netlink: &mut Netlink, bridge: &str) -> Result<Bridge, Error> {
         .iter()
         .any(|a| matches!(a, LinkAttribute::LinkInfo(i) if i.contains(&kind)))
     {
-        return Err(Error::NotBridge(bridge.to_owned()));
+        return Err(Error::refused(format!("veth: {bridge} is not a bridge")));
     }
     match found
         .attributes
@@ -339,7 +352,7 @@ mod tests {
             bridge: "br0".into(),
         };
         let rules = usernet::parse(USERNET).unwrap();
-        let live = || -> Result<(u32, ()), Error> { Err(Error::NotBridge("br0".into())) };
+        let live = || -> Result<(u32, ()), Error> { Err(Error::refused("veth: br0 is not a bridge")) };
         let e = check(&request, &alice(), &[], &rules, live).unwrap_err();
         assert_eq!((e.to_string(), e.exit_code()), ("veth: br0 is not a bridge".into(), 77));
     }
