@@ -33,7 +33,7 @@ impl Caller {
     pub fn look_up_name(&mut self) -> Result<(), Error> {
         let name = sys::passwd_name(self.uid)
             .map_err(|e| Error::os(format!("looking up uid {} in the password database", self.uid), e))?;
-        self.name = name.and_then(|n| String::from_utf8(n).ok());
+        self.name = name;
         Ok(())
     }
 
@@ -64,7 +64,7 @@ pub fn group_names(real_gid: u32, supplementary: &[u32]) -> Result<Vec<String>, 
     for &gid in std::iter::once(&real_gid).chain(supplementary) {
         let name =
             sys::group_name(gid).map_err(|e| Error::os(format!("looking up gid {gid} in the group database"), e))?;
-        names.extend(name.and_then(|n| String::from_utf8(n).ok()));
+        names.extend(name);
         names.push(gid.to_string());
     }
     Ok(names)
