@@ -191,8 +191,11 @@ fn find_bridge(netlink: &mut Netlink, bridge: &str) -> Result<Bridge, Error> {
     }
 }
 
-/// Links whose master is the bridge and whose alias is the caller's: a veth
-/// dies with its network namespace, so the count is never stale.
+/// Links whose master is the bridge and whose alias is the caller's, except
+/// those whose peer's network namespace is already being torn down: a veth
+/// dies with its network namespace, so the count is never stale, and a
+/// container that has exited frees its slot before the kernel has finished
+/// deleting its pair.
 fn count_veths(netlink: &mut Netlink, bridge: &Bridge, uid: u32) -> Result<u32, Error> {
     let (master, alias) = (LinkAttribute::Controller(bridge.index), alias(uid));
     let doing = "veth: counting the caller's veths";
@@ -202,14 +205,24 @@ fn count_veths(netlink: &mut Netlink, bridge: &Bridge, uid: u32) -> Result<u32, 
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::os(doing, e)),
             Ok(links) => {
-                let mine = links
-                    .iter()
-                    .filter(|l| l.attributes.contains(&master) && l.attributes.contains(&alias));
+                let mine = links.iter().filter(|l| {
+                    let attributes = &l.attributes;
+                    attributes.contains(&master) && attributes.contains(&alias) && !peer_netns_dying(attributes)
+                });
                 return Ok(u32::try_from(mine.count()).unwrap_or(u32::MAX));
             }
         }
     }
     Err(Error::os(doing, "the list of links kept changing"))
+}
+
+/// Whether a host end's peer namespace is being torn down: the kernel then
+/// reports the peer's namespace id as NETNSA_NSID_NOT_ASSIGNED (-1), which it
+/// never does for a live namespace other than the host end's own (and the
+/// caller cannot move a peer into the helper's namespace: that needs
+/// CAP_NET_ADMIN over it). The kernel deletes such a pair without help.
+fn peer_netns_dying(attributes: &[LinkAttribute]) -> bool {
+    attributes.iter().any(|a| matches!(a, LinkAttribute::LinkNetNsId(id) if *id < 0))
 }
 
 /// Creates the pair and finishes the host end, with CAP_NET_ADMIN effective
@@ -343,6 +356,14 @@ mod tests {
         );
         assert_eq!(run(&alice(), &[], "br2", 0).0, Ok(()));
         assert_eq!(run(&Caller { name: None, ..alice() }, &[], "br2", 0).0, Ok(()));
+    }
+
+    #[test]
+    fn a_peer_in_a_dying_namespace_is_not_counted() {
+        let (alive, dying) = (LinkAttribute::LinkNetNsId(0), LinkAttribute::LinkNetNsId(-1));
+        assert!(!peer_netns_dying(&[alias(1000), alive]));
+        assert!(peer_netns_dying(&[alias(1000), dying]));
+        assert!(!peer_netns_dying(&[alias(1000)]), "no id: the peer is in this namespace");
     }
 
     #[test]
