@@ -32,7 +32,7 @@
 use crate::error::Error;
 use crate::identity::{self, Caller};
 use crate::target::{self, Target};
-use crate::{policy_file, privilege, sys};
+use crate::{confine, policy_file, privilege, sys};
 use burrow_shared::cgroup_policy::{self, Ceilings, CgroupMount, Place, V2_CONTROLLERS, is_denied};
 use burrow_shared::request::CgroupRequest;
 use caps::Capability::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETUID};
@@ -65,6 +65,7 @@ pub fn run(request: &CgroupRequest, fd_open: bool, mut caller: Caller) -> Result
     privilege::drop_to(&caller, &[CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETUID])?;
     caller.look_up_name()?;
     let groups = identity::group_names(caller.gid, &supplementary)?;
+    confine::confine(confine::Operation::Cgroup)?;
     // 2.
     let target = target::open("cgroup", request.proc_fd, fd_open, caller.uid)?;
     // 3.
@@ -88,6 +89,7 @@ pub fn run(request: &CgroupRequest, fd_open: bool, mut caller: Caller) -> Result
     )?;
     // 5.
     target.hold(caller.uid)?;
+    confine::landlock_cgroup(&mounts)?;
     // 6.
     apply(&plans, &rule.ceilings, &target, caller.uid, &request.name)?;
     let leaves: Vec<&str> = plans.iter().map(|p| p.leaf.as_str()).collect();

@@ -8,7 +8,7 @@
 use crate::error::Error;
 use crate::identity::Caller;
 use crate::target::{self, Target};
-use crate::{policy_file, privilege};
+use crate::{confine, policy_file, privilege};
 use burrow_shared::ids::{IdKind, IdMapping, check_map, render_map};
 use burrow_shared::request::IdmapRequest;
 use burrow_shared::subid::{self, SubidEntry};
@@ -36,6 +36,7 @@ pub fn run(request: &IdmapRequest, target_fd_open: bool, mut caller: Caller) -> 
     permitted.push(Capability::CAP_SETGID);
     privilege::drop_to(&caller, &permitted)?;
     caller.look_up_name()?;
+    confine::confine(confine::Operation::Idmap)?;
 
     let kinds: Vec<IdKind> = [IdKind::Uid, IdKind::Gid]
         .into_iter()

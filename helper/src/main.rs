@@ -12,18 +12,22 @@
 //!    unwinding); fds 0-2 made valid; an empty argv (or argv[0]) refused;
 //!    environment cleared; umask 022; not dumpable; signals default and
 //!    unblocked.
-//! 2. Parse argv (`request::parse`; `--help` alone prints the usage), then
+//! 2. Parse argv (`request::parse`; `--help` alone prints the usage,
+//!    `--version` alone the version and whether Landlock is enforced), then
 //!    close every inherited fd above 2 except the target fd.
 //! 3. Identity from the kernel's real ids (`identity`); prove privilege:
 //!    euid 0 in the initial user namespace (`privilege::verify`).
 //! 4. The operation (`idmap::run`, `veth::run`, `cgroup::run`), each in the same order:
 //!    drop privilege to the caller's ids with only the capabilities it needs,
-//!    verify the target, check the request against root's policy (a pure
-//!    `check`), apply, and return the one success line, printed here.
+//!    confine itself (`confine`: no_new_privs, seccomp, and Landlock where the
+//!    operation allows it), verify the target, check the request against
+//!    root's policy (a pure `check`), apply, and return the one success line,
+//!    printed here.
 //!
 //! Every failure prints one line on stderr and exits with its code (`error`).
 
 mod cgroup;
+mod confine;
 mod error;
 mod hygiene;
 mod identity;
@@ -65,6 +69,11 @@ fn run(args: &[OsString]) -> Result<(), Error> {
     // 2.
     if args == ["--help"] {
         let _ = writeln!(std::io::stdout(), "{}", request::USAGE);
+        return Ok(());
+    }
+    if args == ["--version"] {
+        let (version, landlock) = (env!("CARGO_PKG_VERSION"), confine::landlock_report()?);
+        let _ = writeln!(std::io::stdout(), "burrow-helper {version}\n{landlock}");
         return Ok(());
     }
     let request = request::parse(args).map_err(Error::usage)?;

@@ -259,3 +259,8 @@ pub fn recv(fd: BorrowedFd, buf: &mut [u8]) -> io::Result<usize> {
         .then_some(n)
         .ok_or_else(|| io::Error::other(format!("a reply of {n} bytes overflows the buffer")))
 }
+
+/// PR_SET_NO_NEW_PRIVS 1 (for Landlock and seccomp without CAP_SYS_ADMIN).
+pub fn set_no_new_privs() -> io::Result<()> {
+    Ok(nix::sys::prctl::set_no_new_privs()?)
+}

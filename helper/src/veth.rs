@@ -22,7 +22,7 @@
 use crate::error::Error;
 use crate::identity::{self, Caller};
 use crate::netlink::Netlink;
-use crate::{policy_file, privilege, sys, target};
+use crate::{confine, policy_file, privilege, sys, target};
 use burrow_shared::request::VethRequest;
 use burrow_shared::usernet::{self, UsernetRule};
 use caps::Capability::CAP_NET_ADMIN;
@@ -58,6 +58,7 @@ pub fn run(request: &VethRequest, fd_open: bool, mut caller: Caller) -> Result<S
     privilege::drop_to(&caller, &[CAP_NET_ADMIN])?;
     caller.look_up_name()?;
     let groups = identity::group_names(caller.gid, &supplementary)?;
+    confine::confine(confine::Operation::Veth)?;
     // 2.
     let target = verify_target(request.netns_fd, fd_open, &caller)?;
     // 3.
@@ -222,7 +223,9 @@ fn count_veths(netlink: &mut Netlink, bridge: &Bridge, uid: u32) -> Result<u32, 
 /// caller cannot move a peer into the helper's namespace: that needs
 /// CAP_NET_ADMIN over it). The kernel deletes such a pair without help.
 fn peer_netns_dying(attributes: &[LinkAttribute]) -> bool {
-    attributes.iter().any(|a| matches!(a, LinkAttribute::LinkNetNsId(id) if *id < 0))
+    attributes
+        .iter()
+        .any(|a| matches!(a, LinkAttribute::LinkNetNsId(id) if *id < 0))
 }
 
 /// Creates the pair and finishes the host end, with CAP_NET_ADMIN effective
@@ -363,7 +366,10 @@ mod tests {
         let (alive, dying) = (LinkAttribute::LinkNetNsId(0), LinkAttribute::LinkNetNsId(-1));
         assert!(!peer_netns_dying(&[alias(1000), alive]));
         assert!(peer_netns_dying(&[alias(1000), dying]));
-        assert!(!peer_netns_dying(&[alias(1000)]), "no id: the peer is in this namespace");
+        assert!(
+            !peer_netns_dying(&[alias(1000)]),
+            "no id: the peer is in this namespace"
+        );
     }
 
     #[test]
