@@ -10,7 +10,8 @@
 //! caller's real ids and groups, root's policy file once `policy_file` has
 //! checked it, and the kernel (mountinfo, statfs magic, its delegate list).
 //!
-//! 1. As root: record the caller's supplementary groups; then drop privilege.
+//! 1. As root: record the caller's supplementary groups; then drop privilege
+//!    and confine (`confine`: no_new_privs and seccomp).
 //! 2. `target::open`: the /proc/PID fd is open, on procfs, its process alive
 //!    and all four of its uids the caller's.
 //! 3. The first rule naming the caller; none: refused, before any cgroup is
@@ -19,6 +20,8 @@
 //!    helper's own cgroup, which must be the target's too, and BASE, both
 //!    below the mount's root; the leaf paths, free of whitespace.
 //! 5. `Target::hold`: the target's pid stays its own until the helper exits.
+//!    Then Landlock (`confine::landlock_cgroup`: a sandboxed process may not
+//!    seize one outside its sandbox), before any cgroup file is touched.
 //! 6. `apply`: in every hierarchy, open the mount point (walked from `/`:
 //!    cgroupfs magic, the device mountinfo names) and walk from it to BASE
 //!    and the own cgroup. Then in each: D = BASE/burrow-UID, created as

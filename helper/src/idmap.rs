@@ -3,7 +3,9 @@
 //! uid; `apply` raises CAP_SETUID or CAP_SETGID only around one map file each.
 //! Untrusted: the requested mappings (argv) and the target (verified by
 //! `target`). Trusted: the caller's real ids, and the policy files once
-//! `policy_file` has checked them.
+//! `policy_file` has checked them. Confined by seccomp from before the
+//! target is verified, without Landlock (which would forbid opening the
+//! target's `ns/user`: see `confine`).
 
 use crate::error::Error;
 use crate::identity::Caller;

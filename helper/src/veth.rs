@@ -8,7 +8,8 @@
 //! checked it, and the kernel's answers.
 //!
 //! 1. As root: open (create) root's lock file `{STATE_DIR}/usernet-{uid}.lock`,
-//!    record the caller's supplementary groups; then drop privilege.
+//!    record the caller's supplementary groups; then drop privilege and
+//!    confine (`confine`: no_new_privs, Landlock, seccomp).
 //! 2. `verify_target`: the fd is an open network namespace, not the helper's
 //!    own, owned by a user namespace the caller owns; the helper's own
 //!    network namespace is owned by the initial user namespace.
