@@ -145,7 +145,11 @@ fn usage(message: impl Into<String>) -> UsageError {
     UsageError(message.into())
 }
 
-/// Parses the helper's arguments (argv without argv[0]).
+/// Parses the helper's arguments (argv without argv[0]). Every option takes
+/// exactly one value: the next word, whatever it looks like (a value such as
+/// "--help" is a value, not an option). `--uid` and `--gid` may repeat; any
+/// other option is given once, and a second one is refused before its value
+/// is parsed.
 pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
     if args.len() > MAX_ARGS {
         return Err(usage(format!(
@@ -160,103 +164,64 @@ pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
         }
         let word = arg
             .to_str()
-            .ok_or_else(|| usage(format!("argument {} is not valid UTF-8", i + 1)))?;
-        words.push(word);
+            .ok_or_else(|| usage(format!("argument {} is not valid UTF-8", i + 1)));
+        words.push(word?);
     }
-    let (operation, options) = words.split_first().ok_or_else(|| usage("no operation given"))?;
-    match *operation {
-        "idmap" => parse_idmap(options).map(Request::Idmap),
-        "veth" => {
-            let (netns_fd, bridge) =
-                parse_fd_and("veth", options, "--netns-fd", ("--bridge", "bridge name"), valid_ifname)?;
-            Ok(Request::Veth(VethRequest { netns_fd, bridge }))
-        }
-        "cgroup" => {
-            let (proc_fd, name) = parse_fd_and("cgroup", options, "--proc-fd", ("--name", "name"), valid_name)?;
-            Ok(Request::Cgroup(CgroupRequest { proc_fd, name }))
-        }
-        other => Err(usage(format!("unknown operation {other:?}"))),
-    }
-}
-
-/// Calls `f` with each option and its value, in order. Every option takes
-/// exactly one value: the next word, whatever it looks like (a value such as
-/// "--help" is a value, not an option).
-fn for_each_option<'a>(
-    op: &str,
-    words: &[&'a str],
-    known: &[&str],
-    mut f: impl FnMut(&'a str, &'a str) -> Result<(), UsageError>,
-) -> Result<(), UsageError> {
-    let mut rest = words.iter();
+    let (&op, options) = words.split_first().ok_or_else(|| usage("no operation given"))?;
+    // The fd option, and the value option with what its refusal calls the value.
+    let (fd_option, value_option, what, valid): (_, _, _, fn(&str) -> bool) = match op {
+        "idmap" => ("--proc-fd", "", "", |_| false),
+        "veth" => ("--netns-fd", "--bridge", "bridge name", valid_ifname),
+        "cgroup" => ("--proc-fd", "--name", "name", valid_name),
+        other => return Err(usage(format!("unknown operation {other:?}"))),
+    };
+    let (mut fd, mut value, mut uid, mut gid) = (None, None, Vec::new(), Vec::new());
+    let mut rest = options.iter();
     while let Some(&option) = rest.next() {
-        if !known.contains(&option) {
+        let maps = op == "idmap" && (option == "--uid" || option == "--gid");
+        if !(maps || option == fd_option || (!value_option.is_empty() && option == value_option)) {
             return Err(usage(format!("{op}: unknown option {option:?}")));
         }
-        let value = rest
+        let &word = rest
             .next()
             .ok_or_else(|| usage(format!("{op}: {option} needs a value")))?;
-        f(option, value)?;
-    }
-    Ok(())
-}
-
-/// Fills an option's slot, refusing a second occurrence before its value is parsed.
-fn once<T>(
-    op: &str,
-    option: &str,
-    slot: &mut Option<T>,
-    value: impl FnOnce() -> Result<T, UsageError>,
-) -> Result<(), UsageError> {
-    if slot.is_some() {
-        return Err(usage(format!("{op}: {option} given twice")));
-    }
-    *slot = Some(value()?);
-    Ok(())
-}
-
-fn required<T>(op: &str, option: &str, slot: Option<T>) -> Result<T, UsageError> {
-    slot.ok_or_else(|| usage(format!("{op}: {option} is required")))
-}
-
-fn parse_idmap(options: &[&str]) -> Result<IdmapRequest, UsageError> {
-    let mut proc_fd = None;
-    let (mut uid, mut gid) = (Vec::new(), Vec::new());
-    for_each_option("idmap", options, &["--proc-fd", "--uid", "--gid"], |option, value| {
+        let once = |given: bool| match given {
+            true => Err(usage(format!("{op}: {option} given twice"))),
+            false => Ok(()),
+        };
         match option {
-            "--proc-fd" => return once("idmap", option, &mut proc_fd, || parse_fd("idmap", option, value)),
-            "--uid" => uid.push(parse_mapping(value)?),
-            _ => gid.push(parse_mapping(value)?),
+            "--uid" => uid.push(parse_mapping(word)?),
+            "--gid" => gid.push(parse_mapping(word)?),
+            _ if option == fd_option => {
+                once(fd.is_some())?;
+                fd = Some(parse_fd(op, option, word)?);
+            }
+            _ => {
+                once(value.is_some())?;
+                let bad = || usage(format!("{op}: bad {what} {word:?}"));
+                value = Some(valid(word).then(|| word.to_owned()).ok_or_else(bad)?);
+            }
         }
-        Ok(())
-    })?;
-    let proc_fd = required("idmap", "--proc-fd", proc_fd)?;
-    if uid.is_empty() && gid.is_empty() {
-        return Err(usage("idmap: nothing to map (no --uid or --gid)"));
     }
-    Ok(IdmapRequest { proc_fd, uid, gid })
-}
-
-/// `OP FD_OPTION FD VALUE_OPTION VALUE` in either order, each once; `valid`
-/// checks the value, `what` names it in the refusal.
-fn parse_fd_and(
-    op: &str,
-    options: &[&str],
-    fd_option: &str,
-    (value_option, what): (&str, &str),
-    valid: fn(&str) -> bool,
-) -> Result<(RawFd, String), UsageError> {
-    let (mut fd, mut value) = (None, None);
-    for_each_option(op, options, &[fd_option, value_option], |option, word| {
-        if option == fd_option {
-            return once(op, option, &mut fd, || parse_fd(op, option, word));
-        }
-        once(op, option, &mut value, || match valid(word) {
-            true => Ok(word.to_owned()),
-            false => Err(usage(format!("{op}: bad {what} {word:?}"))),
-        })
-    })?;
-    Ok((required(op, fd_option, fd)?, required(op, value_option, value)?))
+    let required = |option: &str| usage(format!("{op}: {option} is required"));
+    let fd = fd.ok_or_else(|| required(fd_option))?;
+    if op == "idmap" {
+        return match uid.is_empty() && gid.is_empty() {
+            true => Err(usage("idmap: nothing to map (no --uid or --gid)")),
+            false => Ok(Request::Idmap(IdmapRequest { proc_fd: fd, uid, gid })),
+        };
+    }
+    let value = value.ok_or_else(|| required(value_option))?;
+    Ok(match op {
+        "veth" => Request::Veth(VethRequest {
+            netns_fd: fd,
+            bridge: value,
+        }),
+        _ => Request::Cgroup(CgroupRequest {
+            proc_fd: fd,
+            name: value,
+        }),
+    })
 }
 
 fn parse_fd(op: &str, option: &str, value: &str) -> Result<RawFd, UsageError> {
