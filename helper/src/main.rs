@@ -11,7 +11,7 @@
 //! 1. Hygiene (`hygiene`): panic hook (one fixed line, exit 70, no
 //!    unwinding); fds 0-2 made valid; an empty argv (or argv[0]) refused;
 //!    environment cleared; umask 022; not dumpable; signals default and
-//!    unblocked.
+//!    all blocked (only SIGKILL can stop it half-way); resource limits checked.
 //! 2. Parse argv (`request::parse`; `--help` alone prints the usage,
 //!    `--version` alone the version and whether Landlock is enforced), then
 //!    close every inherited fd above 2 except the target fd.

@@ -57,19 +57,24 @@ pub fn set_undumpable() -> io::Result<()> {
     Ok(nix::sys::prctl::set_dumpable(false)?)
 }
 
-/// Every catchable signal to SIG_DFL, and an empty signal mask.
+/// Every catchable signal to SIG_DFL, and every signal blocked: a signal the
+/// caller sends (SIGTERM between two map writes, say) stays pending and is
+/// discarded at exit, so only SIGKILL can end the helper half-way. Faults the
+/// helper itself causes are still delivered (the kernel forces them).
 pub fn reset_signals() -> io::Result<()> {
-    // SAFETY: zeroed sigaction/sigset_t are valid values; SIG_DFL installs no
-    // handler code. sigaction fails with EINVAL only for glibc's two reserved
-    // real-time signals, whose dispositions glibc manages itself.
+    // SAFETY: a zeroed sigaction and sigset_t are valid values, which
+    // sigfillset then fills; SIG_DFL installs no handler code. sigaction fails
+    // with EINVAL only for glibc's two reserved real-time signals, whose
+    // dispositions glibc manages itself.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = libc::SIG_DFL;
         for signal in (1..=libc::SIGRTMAX()).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
             libc::sigaction(signal, &action, ptr::null_mut());
         }
-        let none: libc::sigset_t = std::mem::zeroed();
-        check(libc::sigprocmask(libc::SIG_SETMASK, &none, ptr::null_mut())).map(drop)
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        check(libc::sigprocmask(libc::SIG_SETMASK, &all, ptr::null_mut())).map(drop)
     }
 }
 

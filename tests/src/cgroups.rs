@@ -18,7 +18,8 @@
 //!   file or needs the delegated cgroups to itself (`Policy::exclusive`).
 //!   Teardown removes, as root, every cgroup left below the test user's
 //!   delegated cgroups `OWN/burrow-UID` and then those (reporting leftovers
-//!   as problems), and the directory.
+//!   as problems), and the directory. A test binary with both policies
+//!   (the attack scenarios) shares the directory the network policy made.
 
 use crate::netns::{self, POLICY_DIR};
 use crate::user::TestUser;
@@ -353,7 +354,9 @@ impl Policy {
         }
         check_root_only("/")?;
         check_root_only("/run")?;
-        if Path::new(POLICY_DIR).exists() {
+        // This test binary's own network policy (set up first) already made it.
+        let ours = netns::live_owner() == Some(std::process::id());
+        if Path::new(POLICY_DIR).exists() && !ours {
             if let Some(pid) = netns::live_owner() {
                 return Err(format!(
                     "{POLICY_DIR} belongs to the test process {pid}: run one network or cgroup test binary at a time"
@@ -368,15 +371,19 @@ impl Policy {
             lock: RwLock::new(()),
         };
         let made = (|| {
-            fs::create_dir(POLICY_DIR)?;
-            fs::set_permissions(POLICY_DIR, fs::Permissions::from_mode(0o755))?;
-            fs::write(netns::OWNER_FILE, format!("{}\n", std::process::id()))?;
+            if !ours {
+                fs::create_dir(POLICY_DIR)?;
+                fs::set_permissions(POLICY_DIR, fs::Permissions::from_mode(0o755))?;
+                fs::write(netns::OWNER_FILE, format!("{}\n", std::process::id()))?;
+            }
             policy.restore()
         })();
         match made {
             Ok(()) => Ok(policy),
             Err(e) => {
-                let _ = fs::remove_dir_all(POLICY_DIR);
+                if !ours {
+                    let _ = fs::remove_dir_all(POLICY_DIR);
+                }
                 Err(format!("creating {POLICY_DIR}: {e}"))
             }
         }
@@ -406,8 +413,10 @@ impl Policy {
     /// gone.
     pub fn teardown(&self) -> Vec<String> {
         let mut problems = self.layout.remove_delegated(self.uid);
-        if let Err(e) = fs::remove_dir_all(POLICY_DIR) {
-            problems.push(format!("removing {POLICY_DIR}: {e}"));
+        // Gone already when the network policy shared it (its teardown runs first).
+        match fs::remove_dir_all(POLICY_DIR) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => problems.push(format!("removing {POLICY_DIR}: {e}")),
+            _ => {}
         }
         problems
     }

@@ -7,6 +7,7 @@
 //! - `binaries`: nested release builds of burrow, the helper and the probe.
 //! - `netns`: per-scenario network namespaces and the usernet policy.
 //! - `cgroups`: the cgroup layout and the cgroup policy.
+//! - `attack`: catching the helper while it runs, for the attack scenarios.
 //! - `user`, `rootfs`, `process`: the pieces.
 //!
 //! The probe (src/bin/probe.rs) is the small static program the scenarios
@@ -14,19 +15,21 @@
 //!
 //! Running: `sudo tests/run` (everything, as CI does), or as root
 //! `cargo test -p burrow-tests --test helper` / `--test container` /
-//! `--test network` / `--test cgroup`, with the usual filters (`-- helper_refuses --exact
-//! ...`, `--test-threads N`; the default is 4). Not root: the integration
-//! tests are reported as ignored, or fail when CI is set. Each test binary
+//! `--test network` / `--test cgroup` / `--test attacks`, with the usual
+//! filters (`-- helper_refuses --exact ...`, `--test-threads N`; the
+//! default is 4). Not root: the integration tests are reported as
+//! ignored, or fail when CI is set. Each test binary
 //! builds fresh release binaries into target/integration and
 //! target/integration-probe, creates the user `burrowt<pid>` and a directory
 //! /tmp/burrow-tests-XXXXXX, and removes both at the end; the network tests
 //! also create /run/burrow-tests and network namespaces `burrowt<pid>n<k>`
 //! (so only one network test binary runs at a time); the cgroup tests
 //! create /run/burrow-tests too, and cgroups `burrow-<uid>` below the test
-//! process's own cgroups (removed at the end). A run killed from
-//! outside (SIGKILL) leaves them behind; the next network run replaces a
-//! stale /run/burrow-tests.
+//! process's own cgroups (removed at the end); the attack tests do both.
+//! A run killed from outside (SIGKILL) leaves them behind; the next network
+//! run replaces a stale /run/burrow-tests.
 
+pub mod attack;
 pub mod binaries;
 pub mod cgroups;
 pub mod fixture;

@@ -113,6 +113,43 @@ pub fn exec_with_empty_argv(cmd: &mut Command, path: &std::path::Path) {
     }
 }
 
+/// Replaces the exec with `execve(path, argv, envp)`, byte for byte: an
+/// empty argv, arguments that are not UTF-8, environment entries without
+/// `=` (none may hold a NUL). Register it after every other `pre_exec`:
+/// the ones after it never run.
+pub fn exec_with(cmd: &mut Command, path: &std::path::Path, argv: &[&[u8]], envp: &[&[u8]]) {
+    let path = CString::new(path.as_os_str().as_bytes()).expect("no NUL in a path");
+    let strings = |list: &[&[u8]]| -> Vec<CString> {
+        list.iter()
+            .map(|s| CString::new(*s).expect("no NUL in an execve string"))
+            .collect()
+    };
+    let (argv, envp) = (strings(argv), strings(envp));
+    // NULL-terminated pointer arrays, made here because the child must not
+    // allocate. They point into the strings' heap buffers, which stay where
+    // they are when the vectors move into the closure.
+    let pointers = |list: &[CString]| -> Vec<usize> {
+        list.iter()
+            .map(|s| s.as_ptr() as usize)
+            .chain(std::iter::once(0))
+            .collect()
+    };
+    let (argv_pointers, envp_pointers) = (pointers(&argv), pointers(&envp));
+    // SAFETY: execve is async-signal-safe; the arrays and the strings they
+    // point to live in the closure, which lives until the exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _strings = (&argv, &envp);
+            libc::execve(
+                path.as_ptr(),
+                argv_pointers.as_ptr().cast(),
+                envp_pointers.as_ptr().cast(),
+            );
+            Err(io::Error::last_os_error())
+        });
+    }
+}
+
 /// Closes stdin, stdout and stderr just before the exec.
 pub fn close_stdio(cmd: &mut Command) {
     // SAFETY: close is async-signal-safe; std's own error pipe is above 9.

@@ -10,6 +10,7 @@ use burrow_shared::exit;
 use burrow_shared::ids::{IdMapping, IdRange, parse_map_file};
 use burrow_shared::request::USAGE;
 use burrow_shared::subid;
+use burrow_tests::attack::build_marker_library;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::process::{self, Output, Spawned};
@@ -659,27 +660,6 @@ fn helper_survives_closed_stdio(f: &Fixture) -> Result<(), Failed> {
     target.ensure_untouched()?;
     let policy_after = (fs::read(SUBUID_FILE).ok(), fs::read(SUBGID_FILE).ok());
     ensure!(policy_after == policy_before, "{SUBUID_FILE} or {SUBGID_FILE} changed");
-    Ok(())
-}
-
-/// A shared object whose constructor creates `marker`.
-fn build_marker_library(source_dir: &Path, output: &Path, marker: &Path) -> Result<(), Failed> {
-    let source = source_dir.join("marker.c");
-    fs::write(
-        &source,
-        format!(
-            "#include <fcntl.h>\n#include <unistd.h>\n\
-             __attribute__((constructor)) static void mark(void) {{\n\
-             int fd = open(\"{}\", O_WRONLY | O_CREAT, 0644);\n\
-             if (fd >= 0) close(fd);\n}}\n",
-            marker.display()
-        ),
-    )
-    .expect("write marker.c");
-    let mut cc = Command::new("cc");
-    cc.args(["-shared", "-fPIC", "-o"]).arg(output).arg(&source);
-    let out = process::run(&mut cc, None).expect("run cc");
-    ensure!(out.status.success(), "cc failed: {out}");
     Ok(())
 }
 

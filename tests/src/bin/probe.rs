@@ -13,6 +13,8 @@
 //! probe exit N                   exit with status N
 //! ```
 //!
+//! Each test suite's own probes are in a section of their own below.
+//!
 //! Errors: one line `probe: ...` on stderr, exit 1; usage errors exit 2.
 
 use std::ffi::{c_int, c_uint};
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         },
         [command, rest @ ..] if hardening::COMMANDS.contains(command) => hardening::run(command, rest),
         [command, rest @ ..] if cgroup::COMMANDS.contains(command) => cgroup::run(command, rest),
+        [command, rest @ ..] if attack::COMMANDS.contains(command) => attack::run(command, rest),
         _ => usage(),
     }
 }
@@ -533,3 +536,246 @@ mod cgroup {
     }
 }
 // Cgroup probes (end).
+
+// ---------------------------------------------------------------------------
+// Attack probes, for tests/tests/attacks.rs (begin). Linux, x86_64 or aarch64.
+//
+// ```text
+// probe spy PID ITEM...          try to reach into the running process PID, as whoever runs
+//                                the probe; print "ITEM: ok" or "ITEM: <error>" for each ITEM:
+//   ptrace-attach ptrace-seize   PTRACE_ATTACH or PTRACE_SEIZE (an attach that works is undone)
+//   mem environ                  open /proc/PID/mem, or read a byte of /proc/PID/environ
+//   fd-list                      list /proc/PID/fd
+//   vm-read                      process_vm_readv of one byte at address 0x10000
+//   getfd=N                      pidfd_getfd of its fd N
+// probe storm STEP,... PROG [ARG...]  run PROG and, until it exits, do the STEPs in turn, over
+//                                and over: a signal name (STOP, CONT, TERM, ...) sends it to PROG
+//                                through a pidfd, +N waits N microseconds; then print one line
+//                                "storm: sent S, exit N" or "storm: sent S, signal N"
+// probe userns-setgroups         unshare(CLONE_NEWUSER), print "ready", wait for a line on
+//                                stdin, call setgroups([]) and print "setgroups: ok" or
+//                                "setgroups: <error>", then wait for EOF on stdin
+// ```
+mod attack {
+    use std::ffi::{c_int, c_long, c_void};
+    use std::fs::{self, File};
+    use std::io::{self, BufRead, Read, Write};
+    use std::process::{Command, ExitCode, ExitStatus};
+    use std::time::Duration;
+
+    pub const COMMANDS: &[&str] = &["spy", "storm", "userns-setgroups"];
+
+    const PTRACE_ATTACH: c_int = 16;
+    const PTRACE_DETACH: c_int = 17;
+    const PTRACE_SEIZE: c_int = 0x4206;
+    const WALL: c_int = 0x4000_0000;
+    const CLONE_NEWUSER: c_int = 0x1000_0000;
+    // The same number on every architecture (the unified syscall table).
+    const SYS_PIDFD_SEND_SIGNAL: c_long = 424;
+    const SYS_PIDFD_OPEN: c_long = 434;
+    const SYS_PIDFD_GETFD: c_long = 438;
+    const SIGNALS: &[(&str, c_int)] = &[
+        ("HUP", 1),
+        ("INT", 2),
+        ("QUIT", 3),
+        ("KILL", 9),
+        ("TERM", 15),
+        ("CONT", 18),
+        ("STOP", 19),
+    ];
+
+    #[repr(C)]
+    struct Iovec {
+        base: *mut c_void,
+        len: usize,
+    }
+
+    unsafe extern "C" {
+        fn syscall(number: c_long, ...) -> c_long;
+        fn ptrace(request: c_int, pid: c_int, addr: *mut c_void, data: *mut c_void) -> c_long;
+        fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
+        fn close(fd: c_int) -> c_int;
+        fn unshare(flags: c_int) -> c_int;
+        fn process_vm_readv(
+            pid: c_int,
+            local: *const Iovec,
+            local_count: usize,
+            remote: *const Iovec,
+            remote_count: usize,
+            flags: usize,
+        ) -> isize;
+    }
+
+    pub fn run(command: &str, rest: &[&str]) -> ExitCode {
+        match (command, rest) {
+            ("spy", [pid, items @ ..]) if !items.is_empty() => match pid.parse() {
+                Ok(pid) => {
+                    for item in items {
+                        let result = spy(pid, item).map_or_else(|e| e.to_string(), |()| "ok".to_owned());
+                        println!("{item}: {result}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(_) => super::usage(),
+            },
+            ("storm", [steps, program, args @ ..]) => match steps.split(',').map(step).collect::<Option<Vec<Step>>>() {
+                Some(steps) => storm(&steps, program, args),
+                None => super::usage(),
+            },
+            ("userns-setgroups", []) => userns_setgroups(),
+            _ => super::usage(),
+        }
+    }
+
+    fn check(ret: c_long) -> io::Result<c_long> {
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret)
+        }
+    }
+
+    fn pidfd_open(pid: c_int) -> io::Result<c_int> {
+        // SAFETY: pidfd_open takes a pid and flags.
+        check(unsafe { syscall(SYS_PIDFD_OPEN, pid as c_long, 0 as c_long) }).map(|fd| fd as c_int)
+    }
+
+    fn spy(pid: c_int, item: &str) -> io::Result<()> {
+        let null = std::ptr::null_mut::<c_void>();
+        match item.split_once('=') {
+            None if item == "ptrace-attach" => {
+                // SAFETY: ptrace with plain values; an attach that worked is
+                // waited for (its SIGSTOP) and undone.
+                unsafe {
+                    check(ptrace(PTRACE_ATTACH, pid, null, null))?;
+                    let mut status = 0;
+                    waitpid(pid, &mut status, WALL);
+                    ptrace(PTRACE_DETACH, pid, null, null);
+                }
+                Ok(())
+            }
+            // SAFETY: ptrace with plain values (a seize that worked ends when the probe exits).
+            None if item == "ptrace-seize" => check(unsafe { ptrace(PTRACE_SEIZE, pid, null, null) }).map(drop),
+            None if item == "mem" => File::open(format!("/proc/{pid}/mem")).map(drop),
+            None if item == "environ" => File::open(format!("/proc/{pid}/environ"))?
+                .read(&mut [0u8; 1])
+                .map(drop),
+            None if item == "fd-list" => fs::read_dir(format!("/proc/{pid}/fd")).map(drop),
+            None if item == "vm-read" => {
+                let mut byte = 0u8;
+                let local = Iovec {
+                    base: (&mut byte as *mut u8).cast(),
+                    len: 1,
+                };
+                let remote = Iovec {
+                    base: 0x10000 as *mut c_void,
+                    len: 1,
+                };
+                // SAFETY: one iovec each way; the local one points to `byte`.
+                check(unsafe { process_vm_readv(pid, &local, 1, &remote, 1, 0) } as c_long).map(drop)
+            }
+            Some(("getfd", fd)) => {
+                let fd: c_int = fd.parse().map_err(|_| io::Error::other("bad fd"))?;
+                let pidfd = pidfd_open(pid)?;
+                // SAFETY: pidfd_getfd on our own pidfd; a stolen fd is closed again.
+                unsafe {
+                    let result = check(syscall(SYS_PIDFD_GETFD, pidfd as c_long, fd as c_long, 0 as c_long));
+                    if let Ok(stolen) = result {
+                        close(stolen as c_int);
+                    }
+                    close(pidfd);
+                    result.map(drop)
+                }
+            }
+            _ => Err(io::Error::other("unknown item")),
+        }
+    }
+
+    enum Step {
+        Signal(c_int),
+        Pause(Duration),
+    }
+
+    fn step(text: &str) -> Option<Step> {
+        match text.strip_prefix('+') {
+            Some(micros) => micros.parse().ok().map(|n| Step::Pause(Duration::from_micros(n))),
+            None => SIGNALS
+                .iter()
+                .find(|(name, _)| *name == text)
+                .map(|&(_, signal)| Step::Signal(signal)),
+        }
+    }
+
+    fn storm(steps: &[Step], program: &str, args: &[&str]) -> ExitCode {
+        let mut child = match Command::new(program).args(args).spawn() {
+            Ok(child) => child,
+            Err(e) => return super::fail(format!("storm: starting {program}: {e}")),
+        };
+        let pidfd = match pidfd_open(child.id() as c_int) {
+            Ok(pidfd) => pidfd,
+            Err(e) => return super::fail(format!("storm: pidfd_open: {e}")),
+        };
+        let mut sent = 0u64;
+        let status: io::Result<ExitStatus> = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            for step in steps {
+                match step {
+                    Step::Pause(pause) => std::thread::sleep(*pause),
+                    Step::Signal(signal) => {
+                        let null = std::ptr::null::<c_void>();
+                        // SAFETY: a signal through our own pidfd, no siginfo.
+                        let ret =
+                            unsafe { syscall(SYS_PIDFD_SEND_SIGNAL, pidfd as c_long, *signal as c_long, null, 0) };
+                        sent += u64::from(ret == 0);
+                    }
+                }
+            }
+        };
+        // SAFETY: closes our own pidfd.
+        unsafe { close(pidfd) };
+        use std::os::unix::process::ExitStatusExt;
+        match status {
+            Ok(status) => {
+                let ended = match (status.code(), status.signal()) {
+                    (Some(code), _) => format!("exit {code}"),
+                    (None, Some(signal)) => format!("signal {signal}"),
+                    (None, None) => "unknown".to_owned(),
+                };
+                println!("storm: sent {sent}, {ended}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => super::fail(format!("storm: waiting for {program}: {e}")),
+        }
+    }
+
+    fn userns_setgroups() -> ExitCode {
+        // SAFETY: unshare with a flag; the probe is single-threaded.
+        if unsafe { unshare(CLONE_NEWUSER) } != 0 {
+            return super::fail(format!("unshare: {}", io::Error::last_os_error()));
+        }
+        let mut stdout = io::stdout();
+        let mut line = String::new();
+        let ready = writeln!(stdout, "ready").and_then(|()| stdout.flush());
+        if ready.and_then(|()| io::stdin().lock().read_line(&mut line)).is_err() {
+            return super::fail("userns-setgroups: stdin or stdout");
+        }
+        // SAFETY: an empty group list.
+        let result = match unsafe { super::setgroups(0, std::ptr::null()) } {
+            0 => "ok".to_owned(),
+            _ => io::Error::last_os_error().to_string(),
+        };
+        let mut sink = Vec::new();
+        match writeln!(stdout, "setgroups: {result}")
+            .and_then(|()| stdout.flush())
+            .and_then(|()| io::stdin().read_to_end(&mut sink))
+        {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => super::fail(format!("userns-setgroups: {e}")),
+        }
+    }
+}
+// Attack probes (end).
