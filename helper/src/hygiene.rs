@@ -6,7 +6,8 @@
 use crate::error::Error;
 use crate::sys;
 use burrow_shared::exit;
-use std::io::Write;
+use nix::sys::resource::{Resource, getrlimit};
+use std::io::{self, Write};
 use std::os::fd::RawFd;
 
 /// A panic prints this one fixed line and exits 70 without unwinding: no
@@ -43,45 +44,30 @@ pub fn reset_inherited_state() -> Result<(), Error> {
     check_limits()
 }
 
-/// The soft limits the helper needs at least, as /proc/self/limits names
-/// them: many times what any operation uses (at most 24 fds, for cgroup
-/// with six hierarchies; some 5 MiB of address space; a 16 KiB stack), so
-/// that no operation can run out half-way.
-const MIN_LIMITS: [(&str, &str, u64); 4] = [
-    ("Max open files", "RLIMIT_NOFILE", 64),
-    ("Max address space", "RLIMIT_AS", 64 << 20),
-    ("Max data size", "RLIMIT_DATA", 32 << 20),
-    ("Max stack size", "RLIMIT_STACK", 256 << 10),
+/// The soft limits the helper needs at least: many times what any operation
+/// uses (at most 24 fds, for cgroup with six hierarchies; some 5 MiB of
+/// address space; a 16 KiB stack), so that no operation can run out half-way.
+const MIN_LIMITS: [(Resource, &str, u64); 4] = [
+    (Resource::RLIMIT_NOFILE, "RLIMIT_NOFILE", 64),
+    (Resource::RLIMIT_AS, "RLIMIT_AS", 64 << 20),
+    (Resource::RLIMIT_DATA, "RLIMIT_DATA", 32 << 20),
+    (Resource::RLIMIT_STACK, "RLIMIT_STACK", 256 << 10),
 ];
 
 /// Refuses to start work under resource limits too small to finish it: a
 /// limit hit half-way (EMFILE, a failed allocation, a stack overflow)
 /// would stop an operation at a random point, some of them killing the
-/// helper without its roll-back. Reads the kernel's own account of the
-/// limits (the caller chose them across execve).
+/// helper without its roll-back. The caller chose the limits across execve;
+/// unlimited is RLIM_INFINITY, the largest value.
 fn check_limits() -> Result<(), Error> {
-    let text = std::fs::read_to_string("/proc/self/limits").map_err(|e| Error::os("checking resource limits", e))?;
-    check_limits_text(&text)
-}
-
-/// `check_limits` on the text of /proc/self/limits.
-fn check_limits_text(text: &str) -> Result<(), Error> {
     let doing = "checking resource limits";
-    for (label, name, min) in MIN_LIMITS {
-        let soft = text
-            .lines()
-            .find_map(|line| line.strip_prefix(label))
-            .and_then(|rest| rest.split_whitespace().next());
-        match soft.map(|soft| (soft, soft.parse::<u64>())) {
-            Some(("unlimited", _)) => {}
-            Some((_, Ok(soft))) if soft >= min => {}
-            Some((_, Ok(soft))) => {
-                return Err(Error::os(
-                    doing,
-                    format!("{name} is {soft}, below the {min} the helper needs"),
-                ));
-            }
-            _ => return Err(Error::os(doing, format!("no soft {name} in /proc/self/limits"))),
+    for (resource, name, min) in MIN_LIMITS {
+        let (soft, _) = getrlimit(resource).map_err(|e| Error::os(doing, io::Error::from(e)))?;
+        if soft < min {
+            return Err(Error::os(
+                doing,
+                format!("{name} is {soft}, below the {min} the helper needs"),
+            ));
         }
     }
     Ok(())
@@ -104,63 +90,4 @@ pub fn close_inherited_fds(keep: &[RawFd]) -> Result<(), Error> {
         first = kept.saturating_add(1);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: &str = "Limit                     Soft Limit           Hard Limit           Units     \n\
-        Max cpu time              unlimited            unlimited            seconds   \n\
-        Max data size             unlimited            unlimited            bytes     \n\
-        Max stack size            8388608              unlimited            bytes     \n\
-        Max open files            1024                 524288               files     \n\
-        Max address space         unlimited            unlimited            bytes     \n";
-
-    fn check(text: &str) -> Result<(), (String, i32)> {
-        check_limits_text(text).map_err(|e| (e.to_string(), e.exit_code()))
-    }
-
-    #[test]
-    fn limits_floors() {
-        assert_eq!(check(LIMITS), Ok(()));
-        let at_floor = LIMITS.replace("8388608 ", "262144  ").replace("1024 ", "64   ");
-        assert_eq!(check(&at_floor), Ok(()));
-        let refused = |from: &str, to: &str| check(&LIMITS.replace(from, to)).unwrap_err();
-        assert_eq!(
-            refused("8388608 ", "262143  "),
-            (
-                "checking resource limits: RLIMIT_STACK is 262143, below the 262144 the helper needs".into(),
-                71
-            )
-        );
-        assert_eq!(
-            refused("1024 ", "3    "),
-            (
-                "checking resource limits: RLIMIT_NOFILE is 3, below the 64 the helper needs".into(),
-                71
-            )
-        );
-        let tight_as = "Max address space         4194304              unlimited            bytes";
-        assert_eq!(
-            refused(
-                "Max address space         unlimited            unlimited            bytes",
-                tight_as
-            )
-            .0,
-            "checking resource limits: RLIMIT_AS is 4194304, below the 67108864 the helper needs"
-        );
-        assert_eq!(
-            refused(
-                "Max data size             unlimited",
-                "Max data size             65536    "
-            )
-            .0,
-            "checking resource limits: RLIMIT_DATA is 65536, below the 33554432 the helper needs"
-        );
-        assert_eq!(
-            refused("Max open files ", "Max open fds ").0,
-            "checking resource limits: no soft RLIMIT_NOFILE in /proc/self/limits"
-        );
-    }
 }
