@@ -6,15 +6,22 @@
 //!
 //! The leaf's ceilings come from the delegated cgroup above it, whose limit
 //! files stay root's: the kernel applies the smaller of the two.
+//!
+//! When neither limits nor a parent are asked for, the runner reads root's
+//! policy (world-readable) first and skips the helper when no rule can name
+//! the caller: the helper would refuse, and checks everything itself anyway.
 
 use crate::error::{Error, Result};
-use crate::helper_client;
+use crate::helper_client::{self, Pending};
+use crate::idmap::Caller;
 use crate::resources::limit_files;
 use crate::spawn;
 use burrow_shared::cgroup_policy;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Prefix of the leaves burrow names (`c<pid>-<random>`), so stale ones can
@@ -35,43 +42,157 @@ pub fn leaf_name(pid: libc::pid_t) -> String {
     format!("{LEAF_PREFIX}{pid}-{:08x}", u32::from_ne_bytes(random))
 }
 
-/// Has the helper delegate a cgroup and place the child `pid` (behind
-/// `proc_dir`) in the leaf `name`, moves it below `parent` if one is given,
-/// then writes `resources` there. Without delegation the container runs
-/// without a cgroup of its own, unless limits or a parent were asked for.
-pub fn place(
-    proc_dir: BorrowedFd,
-    pid: libc::pid_t,
-    resources: Option<&LinuxResources>,
-    parent: Option<&str>,
-    placed: &mut Option<Cgroup>,
-) -> Result<()> {
-    let name = leaf_name(pid);
-    if let Some(subtree) = subtree_owned_by_caller() {
-        // SECURITY: no helper: every step below is the caller's own, in
-        // cgroups it owns; the kernel checks each one.
-        let leaf = enter_new_leaf(&subtree, parent, &name, pid)?;
-        let cgroup = placed.insert(Cgroup { leaves: vec![leaf] });
-        return cgroup.finish(resources);
-    }
-    let leaves = match helper_client::cgroup(proc_dir, &name) {
-        Ok(leaves) => leaves,
-        Err(error) if resources.is_none() && parent.is_none() => {
-            log::info!("running without a cgroup of its own ({error})");
-            return Ok(());
-        }
-        Err(error) => {
-            return Err(Error::usage(format!(
-                "resource limits need a delegated cgroup: {error} (an administrator grants one in /etc/burrow/cgroup)"
-            )));
-        }
+/// Root's cgroup policy, at the path the helper is built with: the runner
+/// reads it only to skip a helper call that the policy would refuse.
+pub const CGROUP_FILE: &str = match option_env!("BURROW_CGROUP_FILE") {
+    Some(path) => path,
+    None => "/etc/burrow/cgroup",
+};
+
+/// The child's placement, started by `start`.
+pub struct Placing {
+    name: String,
+    how: How,
+}
+
+enum How {
+    /// Already, by the clone, in a leaf of a cgroup v2 subtree the caller
+    /// owns (`prepare_own`).
+    Own,
+    /// Nowhere: no limits or parent were asked for, and the policy has no
+    /// rule for the caller (the reason).
+    Skipped(String),
+    /// By the helper: running, or it could not be started.
+    Helper(Result<Pending>),
+}
+
+/// In a cgroup v2 subtree the caller already owns (see
+/// `subtree_owned_by_caller`), makes the container's leaf before the clone,
+/// records it in `placed`, and returns an fd on it for clone3 to start the
+/// child there (CLONE_INTO_CGROUP): moving a process into a cgroup costs
+/// the kernel an RCU grace period (milliseconds, tens on a quiet host),
+/// starting it there does not. The leaf is named after the runner, whose
+/// life bounds the leaf's use. None elsewhere: `start` places the child.
+pub fn prepare_own(parent: Option<&str>, placed: &mut Option<Cgroup>) -> Result<Option<OwnedFd>> {
+    let Some(subtree) = subtree_owned_by_caller() else {
+        return Ok(None);
     };
-    // Recorded at once, so the caller removes the leaves whatever fails next.
-    let cgroup = placed.insert(Cgroup { leaves });
-    if let Some(parent) = parent {
-        cgroup.move_below(parent, &name, pid)?;
+    let name = leaf_name(std::process::id() as libc::pid_t);
+    // SECURITY: no helper: the caller's own steps, in cgroups it owns; the
+    // kernel checks each one, and the clone's placement as a move.
+    let leaf = make_leaf(&subtree, parent, &name)?;
+    *placed = Some(Cgroup {
+        leaves: vec![leaf.clone()],
+    });
+    let fd = nix::fcntl::open(
+        &leaf,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::os(format!("opening the cgroup {}", leaf.display()), e))?;
+    Ok(Some(fd))
+}
+
+/// Starts placing the child `pid` (behind `proc_dir`) in a leaf of its own,
+/// unless the clone did (`own`): by the helper in a delegated cgroup.
+/// `wanted`: limits or a parent were asked for, which need the cgroup; if
+/// not, a policy without a rule for the caller means no helper call.
+pub fn start(proc_dir: BorrowedFd, pid: libc::pid_t, caller: &Caller, wanted: bool, own: bool) -> Placing {
+    let name = leaf_name(pid);
+    let how = if own {
+        How::Own
+    } else if let Some(reason) = (!wanted).then(|| no_rule_for(caller)).flatten() {
+        How::Skipped(reason)
+    } else {
+        How::Helper(helper_client::spawn_cgroup(proc_dir, &name))
+    };
+    Placing { name, how }
+}
+
+impl Placing {
+    /// Finishes the placement: the leaves are recorded in `placed` as soon
+    /// as they exist, for the caller to remove whatever fails next; the
+    /// child moves below `parent` if one is given; then `resources` are
+    /// written there. Without delegation the container runs without a
+    /// cgroup of its own, unless limits or a parent were asked for.
+    pub fn finish(
+        self,
+        pid: libc::pid_t,
+        resources: Option<&LinuxResources>,
+        parent: Option<&str>,
+        placed: &mut Option<Cgroup>,
+    ) -> Result<()> {
+        let name = self.name;
+        let pending = match self.how {
+            How::Own => {
+                return match placed {
+                    Some(cgroup) => cgroup.finish(resources),
+                    None => Ok(()),
+                };
+            }
+            How::Skipped(reason) => {
+                log::info!("running without a cgroup of its own ({reason})");
+                return Ok(());
+            }
+            How::Helper(pending) => pending,
+        };
+        let reply = pending.and_then(Pending::wait);
+        let leaves = match reply.and_then(|line| helper_client::cgroup_leaves(&line)) {
+            Ok(leaves) => leaves,
+            Err(error) if resources.is_none() && parent.is_none() => {
+                log::info!("running without a cgroup of its own ({error})");
+                return Ok(());
+            }
+            Err(error) => {
+                return Err(Error::usage(format!(
+                    "resource limits need a delegated cgroup: {error} (an administrator grants one in /etc/burrow/cgroup)"
+                )));
+            }
+        };
+        let cgroup = placed.insert(Cgroup { leaves });
+        if let Some(parent) = parent {
+            cgroup.move_below(parent, &name, pid)?;
+        }
+        cgroup.finish(resources)
     }
-    cgroup.finish(resources)
+}
+
+/// Why the helper would refuse the caller a cgroup, when root's policy
+/// (world-readable) says so for sure: there is none, or no rule names the
+/// caller (as the helper matches them: login name or uid, and the real
+/// and supplementary groups by name or gid). None: ask the helper, which
+/// checks everything itself and explains any other refusal.
+fn no_rule_for(caller: &Caller) -> Option<String> {
+    let text = match std::fs::read_to_string(CGROUP_FILE) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Some(format!("there is no {CGROUP_FILE}")),
+        result => result.ok()?,
+    };
+    let rules = cgroup_policy::parse(&text).ok()?;
+    let user = caller.name.clone().unwrap_or_else(|| caller.uid.to_string());
+    let groups = if rules.iter().any(|rule| rule.owner.starts_with('@')) {
+        group_names(caller.gid)?
+    } else {
+        Vec::new()
+    };
+    if cgroup_policy::find(&rules, &user, caller.uid, &groups).is_some() {
+        return None;
+    }
+    let shown = caller.name.clone().unwrap_or_else(|| format!("uid {}", caller.uid));
+    Some(format!(
+        "{shown} may not have cgroups delegated (no entry in {CGROUP_FILE})"
+    ))
+}
+
+/// The caller's real and supplementary groups, each by gid and by name
+/// where the group database has one; None if a lookup fails.
+fn group_names(real_gid: u32) -> Option<Vec<String>> {
+    let supplementary = nix::unistd::getgroups().ok()?;
+    let mut names = Vec::new();
+    for gid in std::iter::once(nix::unistd::Gid::from_raw(real_gid)).chain(supplementary) {
+        names.extend(nix::unistd::Group::from_gid(gid).ok()?.map(|group| group.name));
+        names.push(gid.as_raw().to_string());
+    }
+    Some(names)
 }
 
 /// Makes the leaf `delegated[/parent]/name` in a cgroup the caller owns and
@@ -79,6 +200,14 @@ pub fn place(
 /// so its pid cannot name another process. On cgroup v2, a new PARENT passes
 /// on to its children the controllers `delegated` passes on to it.
 fn enter_new_leaf(delegated: &Path, parent: Option<&str>, name: &str, pid: libc::pid_t) -> Result<PathBuf> {
+    let leaf = make_leaf(delegated, parent, name)?;
+    std::fs::write(leaf.join("cgroup.procs"), pid.to_string())
+        .map_err(|e| Error::os(format!("moving the container into {}", leaf.display()), e))?;
+    Ok(leaf)
+}
+
+/// Makes the empty leaf `delegated[/parent]/name` (see `enter_new_leaf`).
+fn make_leaf(delegated: &Path, parent: Option<&str>, name: &str) -> Result<PathBuf> {
     let os = |what: &str, path: &Path| {
         let what = format!("{what} {}", path.display());
         move |e: io::Error| Error::os(what, e)
@@ -102,7 +231,6 @@ fn enter_new_leaf(delegated: &Path, parent: Option<&str>, name: &str, pid: libc:
     }
     let leaf = dir.join(name);
     std::fs::create_dir(&leaf).map_err(os("creating the cgroup", &leaf))?;
-    std::fs::write(leaf.join("cgroup.procs"), pid.to_string()).map_err(os("moving the container into", &leaf))?;
     Ok(leaf)
 }
 

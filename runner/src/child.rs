@@ -3,8 +3,11 @@
 //! namespace once the parent has written the maps. Untrusted input: the
 //! rootfs content. Every failure goes back to the parent as a typed Failure.
 //!
-//! 1. Wait for CONFIGURE (EOF: the parent died, so exit quietly). Until
-//!    then the child stays dumpable, and open to PTRACE_SEIZE under Yama:
+//! 1. Make the network namespace (unshare; the clone made the others) and
+//!    say so (UNSHARED), and compile the seccomp filter: work done on the
+//!    other CPU while the parent starts the helper. Wait for CONFIGURE
+//!    (EOF: the parent died, so exit quietly). Until then the child stays
+//!    dumpable, and open to PTRACE_SEIZE under Yama:
 //!    the helper needs its /proc entries, and holds it while moving it.
 //!    Now it becomes non-dumpable until exec (confine.rs).
 //! 2. Become root of the namespace: setresgid/setresuid(0), and setgroups([])
@@ -34,6 +37,8 @@ use crate::fds;
 use crate::net;
 use crate::network;
 use crate::rootfs;
+use crate::seccomp::Program;
+use crate::spec;
 use crate::sync::{Channel, Failure, Message, Step};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::CloneFlags;
@@ -57,12 +62,17 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
     // Yama, prctl fails with EINVAL and nothing changes.
     // SAFETY: PR_SET_PTRACER takes plain integers.
     unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
+    if spec::has_namespace(spec, LinuxNamespaceType::Network) {
+        unshare_network(&channel);
+    }
+    // Pure work done while the parent calls the helper, on the other CPU.
+    let seccomp = confine::compile_seccomp(spec);
     let setgroups_allowed = match channel.expect("configure") {
         Ok(Message::Configure { setgroups_allowed }) => setgroups_allowed,
         // The parent is gone or confused: it reports its own error.
         _ => exit(CHILD_FAILED),
     };
-    let error = match configure(spec, &channel, netpipe, setgroups_allowed, signal_mask) {
+    let error = match configure(spec, &channel, netpipe, setgroups_allowed, signal_mask, seccomp) {
         Ok(command) => {
             if channel.send(&Message::Ready).is_err() {
                 exit(CHILD_FAILED);
@@ -74,6 +84,21 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
     };
     let _ = channel.send(&Message::Failed(error));
     exit(CHILD_FAILED)
+}
+
+/// Makes the container's network namespace (the costliest one: clone3
+/// leaves it to the child, so that it is made while the parent starts the
+/// helper) and tells the parent, which waits for it before it gives the
+/// helper the namespace for a veth.
+fn unshare_network(channel: &Channel) {
+    let message = match nix::sched::unshare(CloneFlags::CLONE_NEWNET) {
+        Ok(()) => Message::Unshared,
+        Err(e) => Message::Failed(Failure::os(Step::NetworkNamespace, "unshare", &io::Error::from(e))),
+    };
+    let failed = matches!(message, Message::Failed(_));
+    if channel.send(&message).is_err() || failed {
+        exit(CHILD_FAILED);
+    }
 }
 
 fn command_name(spec: &Spec) -> String {
@@ -117,6 +142,7 @@ fn configure(
     netpipe: OwnedFd,
     setgroups_allowed: bool,
     signal_mask: &SigSet,
+    seccomp: Result<Option<Program>, Failure>,
 ) -> Result<exec::Prepared, Failure> {
     confine::set_non_dumpable()?;
     // SAFETY: as above; 0 withdraws the ptrace exception.
@@ -187,6 +213,6 @@ fn configure(
     let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
     let env = process.and_then(|p| p.env().clone()).unwrap_or_default();
     let command = exec::prepare(&args, &env).map_err(|e| Failure::os(Step::Exec, command_name(spec), &e))?;
-    confine::apply(spec)?;
+    confine::apply(spec, seccomp)?;
     Ok(command)
 }

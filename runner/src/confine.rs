@@ -13,14 +13,15 @@
 //! capabilities.
 //!
 //! Either way the filter must allow what the child still does after it:
-//! sendto (READY on the sync socket) and execve. The filters are compiled
-//! and the exec prepared before any of this, so nothing after the filter
-//! allocates on the way to a successful exec.
+//! sendto (READY on the sync socket) and execve. The filter is compiled
+//! (`compile_seccomp`, before CONFIGURE) and the exec prepared before any of
+//! this, so nothing after the filter allocates on the way to a successful
+//! exec.
 
 use crate::capabilities;
 use crate::landlock_rules;
 use crate::rlimits;
-use crate::seccomp;
+use crate::seccomp::{self, Program};
 use crate::sync::{Failure, Step};
 use oci_spec::runtime::Spec;
 use std::io;
@@ -70,18 +71,27 @@ fn set_no_new_privs() -> Result<(), Failure> {
     Ok(())
 }
 
-/// Applies the spec's confinement to the calling (child) process.
-pub fn apply(spec: &Spec) -> Result<(), Failure> {
+/// The spec's seccomp filter, if it has one. Pure computation: the child
+/// does it while it waits for CONFIGURE. The runner compiled a profile file
+/// before the clone, and burrow's default profile always compiles, so this
+/// fails only if memory runs out.
+pub fn compile_seccomp(spec: &Spec) -> Result<Option<Program>, Failure> {
+    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(None);
+    };
+    seccomp::compile(profile).map(Some).map_err(|e| Failure {
+        step: Step::Seccomp,
+        errno: libc::EINVAL,
+        detail: e,
+    })
+}
+
+/// Applies the spec's confinement to the calling (child) process, with
+/// `filter` as `compile_seccomp` returned it.
+pub fn apply(spec: &Spec, filter: Result<Option<Program>, Failure>) -> Result<(), Failure> {
     let process = spec.process().as_ref();
     let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
-    let filters = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(profile) => Some(seccomp::compile(profile).map_err(|e| Failure {
-            step: Step::Seccomp,
-            errno: libc::EINVAL,
-            detail: e,
-        })?),
-        None => None,
-    };
+    let filter = filter?;
     let landlock = landlock_rules::enabled(spec);
     let capabilities = || match process.and_then(|p| p.capabilities().as_ref()) {
         Some(sets) => capabilities::apply(sets),
@@ -98,8 +108,8 @@ pub fn apply(spec: &Spec) -> Result<(), Failure> {
     if landlock {
         landlock_rules::apply(spec)?;
     }
-    if let Some(filters) = &filters {
-        seccomp::install(filters)?;
+    if let Some(filter) = &filter {
+        seccomp::install(filter)?;
     }
     if !no_new_privs {
         capabilities()?;

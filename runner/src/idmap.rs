@@ -3,7 +3,7 @@
 //! directly where the kernel lets an unprivileged user map its own id.
 
 use crate::error::{Context, Error, Result};
-use crate::helper_client;
+use crate::helper_client::{self, Pending};
 use burrow_shared::ids::{IdKind, IdMapping, IdRange};
 use burrow_shared::subid;
 use std::io::Write;
@@ -97,28 +97,50 @@ fn own_id_only(map: &[IdMapping], own: u32) -> bool {
     matches!(map, [m] if m.count() == 1 && m.host().start() == own)
 }
 
-/// Writes both maps of the child behind `proc_dir` (its /proc/PID
-/// directory). Returns whether setgroups is allowed in the namespace.
-pub fn write_maps(proc_dir: BorrowedFd, caller: &Caller, uid_map: &[IdMapping], gid_map: &[IdMapping]) -> Result<bool> {
+/// The child's maps being written: already, or by the helper.
+pub enum Writing {
+    Done,
+    Helper(Pending),
+}
+
+/// Starts writing both maps of the child behind `proc_dir` (its /proc/PID
+/// directory): directly where the kernel lets the caller (done on return),
+/// else through the helper (running on return; see `Writing::finish`).
+pub fn start_maps(
+    proc_dir: BorrowedFd,
+    caller: &Caller,
+    uid_map: &[IdMapping],
+    gid_map: &[IdMapping],
+) -> Result<Writing> {
     let direct = caller.is_root() || (own_id_only(uid_map, caller.uid) && own_id_only(gid_map, caller.gid));
-    if direct {
-        if !caller.is_root() {
-            // The kernel requires this before an unprivileged gid_map.
-            write_proc_file(proc_dir, "setgroups", b"deny")?;
-        }
-        for (kind, map) in [(IdKind::Gid, gid_map), (IdKind::Uid, uid_map)] {
-            write_proc_file(
-                proc_dir,
-                kind.map_file(),
-                burrow_shared::ids::render_map(map).as_bytes(),
-            )?;
-        }
-    } else {
-        helper_client::idmap(proc_dir, uid_map, gid_map)?;
+    if !direct {
+        return helper_client::spawn_idmap(proc_dir, uid_map, gid_map).map(Writing::Helper);
     }
-    // The kernel's word on whether the helper (or we) denied setgroups.
-    let setgroups = read_proc_file(proc_dir, "setgroups")?;
-    Ok(setgroups.trim() == "allow")
+    if !caller.is_root() {
+        // The kernel requires this before an unprivileged gid_map.
+        write_proc_file(proc_dir, "setgroups", b"deny")?;
+    }
+    for (kind, map) in [(IdKind::Gid, gid_map), (IdKind::Uid, uid_map)] {
+        write_proc_file(
+            proc_dir,
+            kind.map_file(),
+            burrow_shared::ids::render_map(map).as_bytes(),
+        )?;
+    }
+    Ok(Writing::Done)
+}
+
+impl Writing {
+    /// Waits until the maps are written. Returns whether setgroups is
+    /// allowed in the namespace.
+    pub fn finish(self, proc_dir: BorrowedFd) -> Result<bool> {
+        if let Writing::Helper(pending) = self {
+            pending.wait()?;
+        }
+        // The kernel's word on whether the helper (or we) denied setgroups.
+        let setgroups = read_proc_file(proc_dir, "setgroups")?;
+        Ok(setgroups.trim() == "allow")
+    }
 }
 
 fn open_proc_file(proc_dir: BorrowedFd, name: &str, flags: nix::fcntl::OFlag) -> Result<std::fs::File> {

@@ -2,10 +2,10 @@
 //! container as an OCI spec, starts it (parent.rs / child.rs) and reports one
 //! error line or passes the container's exit status through.
 
+mod bpf;
 mod capabilities;
 mod cgroup;
 mod child;
-mod cleanup;
 mod cli;
 mod cli_resources;
 mod cli_security;

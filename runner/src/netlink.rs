@@ -1,5 +1,5 @@
 //! A small synchronous rtnetlink client (runner: used by the child, root in
-//! the container's network namespace, and by the cleanup process). Every
+//! the container's network namespace). Every
 //! request asks for an ACK and every reply is checked; a dump is read to
 //! NLMSG_DONE. Replies come from the kernel, but are parsed defensively.
 

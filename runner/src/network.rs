@@ -1,8 +1,8 @@
 //! The container's network, configured from inside (runner's child, root in
-//! its own user and network namespaces; and the parent's cleanup process,
-//! which joins them). `lo` comes up; each veth peer the helper created here is
-//! renamed and given its MAC, MTU, addresses and default route over
-//! rtnetlink — no `ip` binary, since the rootfs may have none.
+//! its own user and network namespaces). `lo` comes up (an ioctl); each
+//! veth peer the helper created here is renamed and given its MAC, MTU,
+//! addresses and default route over rtnetlink — no `ip` binary, since the
+//! rootfs may have none.
 
 use crate::net::Interface;
 use crate::netlink::{CREATE, Netlink};
@@ -10,8 +10,10 @@ use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessa
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use nix::sys::socket::{AddressFamily as SocketFamily, SockFlag, SockType};
 use std::io;
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 
 /// Brings `lo` up and configures each interface; `peers` are the names the
 /// helper gave them here, in the same order.
@@ -20,6 +22,10 @@ pub fn configure(interfaces: &[Interface], peers: &[String]) -> Result<(), (Stri
         let what = what.to_owned();
         move |e: io::Error| (what, e)
     };
+    loopback_up().map_err(at("bringing up lo"))?;
+    if interfaces.is_empty() {
+        return Ok(());
+    }
     let mut netlink = Netlink::open().map_err(at("opening rtnetlink"))?;
     let links = netlink.links().map_err(at("listing interfaces"))?;
     let index_of = |name: &str| {
@@ -32,8 +38,6 @@ pub fn configure(interfaces: &[Interface], peers: &[String]) -> Result<(), (Stri
             })
             .map(|link| link.header.index)
     };
-    let lo = index_of("lo").ok_or_else(|| ("finding lo".to_owned(), io::Error::from(io::ErrorKind::NotFound)))?;
-    set_up(&mut netlink, lo).map_err(at("bringing up lo"))?;
     for (interface, peer) in interfaces.iter().zip(peers) {
         let name = &interface.name;
         let index = index_of(peer).ok_or_else(|| {
@@ -67,15 +71,28 @@ pub fn configure(interfaces: &[Interface], peers: &[String]) -> Result<(), (Stri
     Ok(())
 }
 
-/// Deletes every interface but `lo` in the current network namespace; run by
-/// the cleanup process so a veth's host end is gone when burrow exits.
-pub fn remove_interfaces() -> io::Result<()> {
-    let mut netlink = Netlink::open()?;
-    for link in netlink.links()? {
-        if !link.header.flags.contains(LinkFlags::Loopback) {
-            let mut delete = LinkMessage::default();
-            delete.header.index = link.header.index;
-            netlink.request(RouteNetlinkMessage::DelLink(delete), 0)?;
+/// `lo` up, through SIOCSIFFLAGS on a datagram socket that is never bound.
+/// Not over rtnetlink: the kernel frees a closed netlink socket, and drops
+/// its hold on the network namespace, only after an RCU grace period (some
+/// milliseconds), which would keep the namespace of a short-lived container
+/// (and the veth pairs in it, counted against the caller's quota) alive
+/// after burrow has returned. The only netlink socket is the one for veths.
+fn loopback_up() -> io::Result<()> {
+    let socket = nix::sys::socket::socket(SocketFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo") {
+        *slot = *byte as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq, which
+    // lives across both calls; ifru_flags is the union field they use.
+    unsafe {
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
+            return Err(io::Error::last_os_error());
         }
     }
     Ok(())

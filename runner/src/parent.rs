@@ -1,14 +1,20 @@
 //! The runner's side of the start sequence (unprivileged; calls the setuid
 //! helper for what needs host privilege). After lxc's lxc_spawn.
 //!
-//! 1. Make the sync socketpair; block the forwarded signals.
-//! 2. clone3 into the spec's namespaces; the child continues in child::run.
+//! 1. Make the sync socketpair; block the forwarded signals. In a cgroup v2
+//!    subtree the caller owns, make the container's leaf (cgroup.rs
+//!    `prepare_own`), for the clone to start the child in.
+//! 2. clone3 into the spec's namespaces but the network one, which the
+//!    child makes itself meanwhile (UNSHARED); the child continues in
+//!    child::run.
 //! 3. Open the child's /proc/PID directory: the child cannot be reaped (we
 //!    are its parent and have not waited), so the fd names it for sure.
-//! 4. Write its uid/gid maps (idmap.rs); have the helper delegate a cgroup
-//!    and put the child in a leaf of it, with its limits (cgroup.rs); have
-//!    the helper make each veth,
-//!    its peer directly in the child's network namespace, and write the
+//! 4. Start every helper run the container needs at once, so that they
+//!    proceed side by side: its uid/gid maps (idmap.rs), a delegated cgroup
+//!    with the child in a leaf of it (cgroup.rs), and, once the child says
+//!    UNSHARED, each veth with its peer made directly in the child's
+//!    network namespace. Then wait for all of them, and report the first
+//!    failure in that order; write the limits into the leaves and the
 //!    peers' names into the netpipe.
 //! 5. CONFIGURE; wait for READY or the child's FAILED.
 //! 6. Wait for exec: EOF on the close-on-exec socket means exec'd; FAILED
@@ -16,11 +22,13 @@
 //! 7. Supervise it; its status is burrow's.
 //!
 //! If anything fails after the clone, the child is killed and reaped. Either
-//! way, the veths made for it are deleted before burrow exits (cleanup.rs).
+//! way its cgroup leaves are removed before burrow exits. Its veths are not
+//! waited for: the kernel deletes a pair when the container's network
+//! namespace ends, in the background, and the helper no longer counts a
+//! pair whose peer's namespace is ending.
 
 use crate::cgroup::{self, Cgroup};
 use crate::child;
-use crate::cleanup;
 use crate::error::{Context, Error, Result};
 use crate::helper_client;
 use crate::idmap::{self, Caller};
@@ -34,25 +42,37 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
+    let mut cgroup = None;
+    let result = run_with(spec, caller, &mut cgroup);
+    if let Some(cgroup) = cgroup {
+        cgroup.remove();
+    }
+    result
+}
+
+/// Steps 1 to 7; the container's cgroup, once made, is recorded in `cgroup`.
+fn run_with(spec: &Spec, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result<i32> {
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "creating the netpipe".to_owned())?;
     let signals = Signals::block().context(|| "blocking signals".to_owned())?;
-    let child = match spawn::clone_child(clone_flags(spec)).context(|| "starting the container process".to_owned())? {
+    let own_leaf = cgroup::prepare_own(cgroup_parent(spec).as_deref(), cgroup)?;
+    let flags = clone_flags(spec);
+    let clone = spawn::clone_child(flags, own_leaf.as_ref().map(|leaf| leaf.as_fd()));
+    let child = match clone.context(|| "starting the container process".to_owned())? {
         None => {
-            drop((parent_end, netpipe_write));
+            drop((parent_end, netpipe_write, own_leaf));
             child::run(spec, child_end, netpipe_read, &signals.original_mask)
         }
         Some(child) => child,
     };
     drop((child_end, netpipe_read));
-    let mut interfaces_made = None;
-    let mut cgroup = None;
-    let made = (&mut interfaces_made, &mut cgroup);
-    let result = match start(spec, caller, &child, &parent_end, netpipe_write, made) {
+    let placed = own_leaf.is_some();
+    drop(own_leaf);
+    match start(spec, caller, &child, &parent_end, netpipe_write, (cgroup, placed)) {
         Ok(()) => {
             drop(parent_end);
             supervise::wait(&child, &signals).context(|| "supervising the container".to_owned())
@@ -62,18 +82,12 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
             let _ = supervise::reap(&child);
             Err(error)
         }
-    };
-    if let Some(namespaces) = interfaces_made {
-        cleanup::remove_interfaces(&namespaces);
     }
-    if let Some(cgroup) = cgroup {
-        cgroup.remove();
-    }
-    result
 }
 
 /// The CLONE_NEW* flags for the spec's namespaces. The cgroup namespace is
-/// left to the child, which unshares it once it is in its own cgroup.
+/// left to the child, which unshares it once it is in its own cgroup, and
+/// so is the network namespace, which it makes while we start the helper.
 fn clone_flags(spec: &Spec) -> u64 {
     let namespaces = spec
         .linux()
@@ -82,21 +96,21 @@ fn clone_flags(spec: &Spec) -> u64 {
         .unwrap_or_default();
     namespaces
         .iter()
-        .filter(|ns| ns.typ() != LinuxNamespaceType::Cgroup)
+        .filter(|ns| !matches!(ns.typ(), LinuxNamespaceType::Cgroup | LinuxNamespaceType::Network))
         // The enum's values are the CLONE_NEW* bits themselves.
         .fold(0, |flags, ns| flags | ns.typ() as u64)
 }
 
-/// Steps 3 to 6. What is made for the container on the host is recorded in
-/// `made` as soon as it exists, for cleanup: its namespaces once the helper
-/// has made a veth there (so they outlive the container), and its cgroup.
+/// Steps 3 to 6. The container's cgroup is recorded in `cgroup_made` as
+/// soon as it exists, for removal; `placed`: the clone started the child in
+/// it already.
 fn start(
     spec: &Spec,
     caller: &Caller,
     child: &Child,
     channel: &Channel,
     netpipe: OwnedFd,
-    (interfaces_made, cgroup_made): (&mut Option<cleanup::Namespaces>, &mut Option<Cgroup>),
+    (cgroup_made, placed): (&mut Option<Cgroup>, bool),
 ) -> Result<()> {
     let proc_dir = nix::fcntl::open(
         format!("/proc/{}", child.pid).as_str(),
@@ -106,31 +120,54 @@ fn start(
     .context(|| format!("opening /proc/{}", child.pid))?;
     let uid_map = spec::id_map(spec, IdKind::Uid);
     let gid_map = spec::id_map(spec, IdKind::Gid);
-    let setgroups_allowed = idmap::write_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map)?;
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     // oci-spec fills in a default resources section: only limits count.
     let resources = resources.filter(|r| r.memory().is_some() || r.pids().is_some() || r.cpu().is_some());
     let cgroup_parent = cgroup_parent(spec);
-    cgroup::place(
-        proc_dir.as_fd(),
-        child.pid,
-        resources,
-        cgroup_parent.as_deref(),
-        cgroup_made,
-    )?;
-
     let interfaces = net::interfaces(spec.annotations().as_ref());
-    let mut peers = String::new();
-    if !interfaces.is_empty() {
-        let namespaces = interfaces_made.insert(cleanup::Namespaces::open(proc_dir.as_fd())?);
-        for interface in &interfaces {
-            let peer = helper_client::veth(namespaces.net.as_fd(), &interface.bridge)?;
-            peers.push_str(&peer);
-            peers.push('\n');
+
+    // Step 4: start everything, then wait for everything before any
+    // failure is reported, so that no helper outlives this and every leaf
+    // made is recorded.
+    let maps = idmap::start_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map);
+    let wanted = resources.is_some() || cgroup_parent.is_some();
+    let placing = cgroup::start(proc_dir.as_fd(), child.pid, caller, wanted, placed);
+    let unshared = match spec::has_namespace(spec, LinuxNamespaceType::Network) {
+        true => wait_unshared(channel, child),
+        false => Ok(()),
+    };
+    let veths: Vec<Result<helper_client::Pending>> = if interfaces.is_empty() || unshared.is_err() {
+        Vec::new()
+    } else {
+        // Held only while the helper runs start: each gets its own copy.
+        match open_netns(proc_dir.as_fd()) {
+            Ok(netns) => interfaces
+                .iter()
+                .map(|interface| helper_client::spawn_veth(netns.as_fd(), &interface.bridge))
+                .collect(),
+            Err(error) => vec![Err(error)],
         }
+    };
+    let setgroups_allowed = maps.and_then(|maps| maps.finish(proc_dir.as_fd()));
+    let placed = placing.finish(child.pid, resources, cgroup_parent.as_deref(), cgroup_made);
+    let peers: Vec<Result<String>> = veths
+        .into_iter()
+        .map(|pending| {
+            pending
+                .and_then(|p| p.wait())
+                .and_then(|line| helper_client::veth_peer(&line))
+        })
+        .collect();
+    unshared?;
+    let setgroups_allowed = setgroups_allowed?;
+    placed?;
+    let mut names = String::new();
+    for peer in peers {
+        names.push_str(&peer?);
+        names.push('\n');
     }
     std::fs::File::from(netpipe)
-        .write_all(peers.as_bytes())
+        .write_all(names.as_bytes())
         .context(|| "writing the netpipe".to_owned())?;
 
     channel
@@ -156,6 +193,24 @@ fn start(
         )),
         Err(error) => Err(lost_child(child, error)),
     }
+}
+
+/// Waits for the child to have made its network namespace.
+fn wait_unshared(channel: &Channel, child: &Child) -> Result<()> {
+    match channel.expect("unshared") {
+        Ok(_) => Ok(()),
+        Err(WaitError::Unexpected {
+            got: Message::Failed(failure),
+            ..
+        }) => Err(setup_error(failure)),
+        Err(error) => Err(lost_child(child, error)),
+    }
+}
+
+/// The child's network namespace, through its /proc/PID directory.
+fn open_netns(proc_dir: BorrowedFd) -> Result<OwnedFd> {
+    nix::fcntl::openat(proc_dir, "ns/net", OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .context(|| "opening the container's ns/net".to_owned())
 }
 
 /// `--cgroup-parent`, carried as the spec's relative `linux.cgroupsPath`.

@@ -1,22 +1,20 @@
 //! The container's seccomp filter: compiled from the spec's `linux.seccomp`
-//! with the seccompiler crate (in the runner, once to report errors before
-//! anything starts, and again in the child), and installed by the child as
-//! the last step before exec. Input: the spec, built from a profile that
-//! seccomp_profile.rs has already checked.
+//! into one classic BPF program (in the runner, to report errors before
+//! anything starts, and in the child while the parent calls the helper),
+//! and installed by the child as the last step before exec. Input: the
+//! spec, built from a profile that seccomp_profile.rs has already checked.
 //!
-//! seccompiler builds a filter with one action for what matches and one
-//! for what does not, so a profile becomes a stack of filters. The kernel
-//! runs them all and keeps the most severe result (kill, trap, errno,
-//! trace, log, allow), and between two errno results the one of the filter
-//! installed last. Installed in this order:
+//! A profile means what this stack of filters would mean, as the kernel
+//! combines filters (the most severe result wins: kill process, kill
+//! thread, trap, errno, trace, log, allow; of two results with the same
+//! action, the later filter's):
 //!
 //! 1. The default filter (when the default action is not allow): every
 //!    system call a rule names is allowed here (under that rule's argument
 //!    conditions), everything else gets the default action.
 //! 2. One filter per other action, in the order the profile first uses it:
 //!    what its rules match gets the action, the rest is allowed.
-//! 3. The guard, hand-written because seccompiler compares numbers only for
-//!    equality: a foreign architecture (i386 `int 0x80`) or an x32 system
+//! 3. The guard: a foreign architecture (i386 `int 0x80`) or an x32 system
 //!    call (number with bit 30 set) kills the process, whatever the profile
 //!    says, since burrow filters x86_64 only; and when the default action
 //!    denies, a number above every number the profile names gets ENOSYS
@@ -24,45 +22,129 @@
 //!    and libc falls back.
 //!
 //! So where rules overlap, the most severe action wins, and the later of two
-//! errno rules.
+//! errno rules. Installing the stack itself would cost the kernel a check
+//! and a JIT compilation per filter at every start, and every system call
+//! of the container a linear scan of each (1,600 instructions for the
+//! default profile). Instead `compile` works out, for each system call
+//! number, which filter's result the kernel would keep, and emits one
+//! program: the guard's architecture and x32 checks, a binary search on the
+//! number, and at each leaf the result, or the argument tests that decide
+//! it. The unit tests compare it with the stack, built with seccompiler.
 
+use crate::bpf::{Assembler, Compare, Label, Target, sock_filter};
 use crate::sync::{Failure, Step};
 use crate::syscalls::{self, Lookup};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    TargetArch, sock_filter,
-};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
-/// Rules per system call number; an empty list is unconditional.
-type Rules = BTreeMap<i64, Vec<SeccompRule>>;
+/// A compiled filter.
+pub type Program = Vec<sock_filter>;
 
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 /// Bit 30 marks the x32 ABI's system calls, which arrive as AUDIT_ARCH_X86_64.
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+/// Offsets in `struct seccomp_data`: nr, arch, args[0]; args are 64-bit,
+/// little-endian.
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+const ARGS: u32 = 16;
+/// The kernel's limit on a filter's length (BPF_MAXINSNS).
+const MAX_INSTRUCTIONS: usize = 4096;
 
-fn action(action: LinuxSeccompAction, errno: Option<u32>) -> Result<SeccompAction, String> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    KillProcess,
+    KillThread,
+    Trap,
+    Errno(u32),
+    Trace(u32),
+    Log,
+    Allow,
+}
+
+impl Action {
+    /// The filter's return value; data beyond 16 bits is cut off, as the
+    /// kernel would.
+    fn ret(self) -> u32 {
+        match self {
+            Action::KillProcess => libc::SECCOMP_RET_KILL_PROCESS,
+            Action::KillThread => libc::SECCOMP_RET_KILL_THREAD,
+            Action::Trap => libc::SECCOMP_RET_TRAP,
+            Action::Errno(errno) => libc::SECCOMP_RET_ERRNO | (errno & libc::SECCOMP_RET_DATA),
+            Action::Trace(data) => libc::SECCOMP_RET_TRACE | (data & libc::SECCOMP_RET_DATA),
+            Action::Log => libc::SECCOMP_RET_LOG,
+            Action::Allow => libc::SECCOMP_RET_ALLOW,
+        }
+    }
+
+    /// The kernel keeps the result with the lowest value of this
+    /// (seccomp_run_filters compares the action bits as a signed number).
+    fn severity(self) -> i32 {
+        (self.ret() & libc::SECCOMP_RET_ACTION_FULL) as i32
+    }
+}
+
+fn action(action: LinuxSeccompAction, errno: Option<u32>) -> Result<Action, String> {
     Ok(match action {
-        LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
-        LinuxSeccompAction::ScmpActErrno => SeccompAction::Errno(errno.unwrap_or(libc::EPERM as u32)),
+        LinuxSeccompAction::ScmpActAllow => Action::Allow,
+        LinuxSeccompAction::ScmpActErrno => Action::Errno(errno.unwrap_or(libc::EPERM as u32)),
         // OCI's SCMP_ACT_KILL is libseccomp's: the thread.
-        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => SeccompAction::KillThread,
-        LinuxSeccompAction::ScmpActKillProcess => SeccompAction::KillProcess,
-        LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
-        LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(libc::EPERM as u32)),
-        LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => Action::KillThread,
+        LinuxSeccompAction::ScmpActKillProcess => Action::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => Action::Trap,
+        LinuxSeccompAction::ScmpActTrace => Action::Trace(errno.unwrap_or(libc::EPERM as u32)),
+        LinuxSeccompAction::ScmpActLog => Action::Log,
         LinuxSeccompAction::ScmpActNotify => return Err("SCMP_ACT_NOTIFY is not supported".to_owned()),
     })
 }
 
-/// One rule of the profile: its system calls and the rule for each.
-fn rule_of(syscall: &LinuxSyscall) -> Result<(Vec<i64>, Option<SeccompRule>), String> {
+/// A comparison of a 64-bit argument (unsigned), as libseccomp's.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// `(arg & mask) == value & mask`.
+    MaskedEq(u64),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Condition {
+    arg: u32,
+    op: Op,
+    value: u64,
+}
+
+/// When one filter's rules for one system call match: always, or when all
+/// conditions of any one of the lists hold (each list is non-empty).
+#[derive(Clone, Debug)]
+enum Match {
+    Always,
+    AnyOf(Vec<Vec<Condition>>),
+}
+
+/// Rules per system call number.
+type Rules = BTreeMap<u32, Match>;
+
+/// One filter of the stack (module doc): what its rules match gets
+/// `matched`, every other call `otherwise`.
+struct Filter {
+    rules: Rules,
+    matched: Action,
+    otherwise: Action,
+}
+
+/// One rule of the profile: its system calls and its conditions (empty:
+/// unconditional).
+fn rule_of(syscall: &LinuxSyscall) -> Result<(Vec<u32>, Vec<Condition>), String> {
     let mut numbers = Vec::new();
     for name in syscall.names() {
         match syscalls::lookup(name) {
-            Lookup::Number(number) => numbers.push(number),
+            Lookup::Number(number) => numbers.push(u32::try_from(number).map_err(|e| e.to_string())?),
             Lookup::OtherArchitecture => {}
             Lookup::Unknown => return Err(format!("unknown system call {name:?}")),
         }
@@ -70,182 +152,354 @@ fn rule_of(syscall: &LinuxSyscall) -> Result<(Vec<i64>, Option<SeccompRule>), St
     let mut conditions = Vec::new();
     for arg in syscall.args().iter().flatten() {
         let (op, value) = match arg.op() {
-            LinuxSeccompOperator::ScmpCmpNe => (SeccompCmpOp::Ne, arg.value()),
-            LinuxSeccompOperator::ScmpCmpLt => (SeccompCmpOp::Lt, arg.value()),
-            LinuxSeccompOperator::ScmpCmpLe => (SeccompCmpOp::Le, arg.value()),
-            LinuxSeccompOperator::ScmpCmpEq => (SeccompCmpOp::Eq, arg.value()),
-            LinuxSeccompOperator::ScmpCmpGe => (SeccompCmpOp::Ge, arg.value()),
-            LinuxSeccompOperator::ScmpCmpGt => (SeccompCmpOp::Gt, arg.value()),
+            LinuxSeccompOperator::ScmpCmpNe => (Op::Ne, arg.value()),
+            LinuxSeccompOperator::ScmpCmpLt => (Op::Lt, arg.value()),
+            LinuxSeccompOperator::ScmpCmpLe => (Op::Le, arg.value()),
+            LinuxSeccompOperator::ScmpCmpEq => (Op::Eq, arg.value()),
+            LinuxSeccompOperator::ScmpCmpGe => (Op::Ge, arg.value()),
+            LinuxSeccompOperator::ScmpCmpGt => (Op::Gt, arg.value()),
             // libseccomp's order: value is the mask, valueTwo the datum.
-            LinuxSeccompOperator::ScmpCmpMaskedEq => {
-                (SeccompCmpOp::MaskedEq(arg.value()), arg.value_two().unwrap_or(0))
-            }
+            LinuxSeccompOperator::ScmpCmpMaskedEq => (Op::MaskedEq(arg.value()), arg.value_two().unwrap_or(0)),
         };
-        let index = u8::try_from(arg.index()).map_err(|_| format!("argument index {}", arg.index()))?;
-        let condition = SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value).map_err(|e| e.to_string())?;
-        conditions.push(condition);
+        let index = u32::try_from(arg.index())
+            .ok()
+            .filter(|&i| i < 6)
+            .ok_or_else(|| format!("argument index {}", arg.index()))?;
+        conditions.push(Condition { arg: index, op, value });
     }
-    let rule = if conditions.is_empty() {
-        None
-    } else {
-        Some(SeccompRule::new(conditions).map_err(|e| e.to_string())?)
-    };
-    Ok((numbers, rule))
+    Ok((numbers, conditions))
 }
 
-/// Adds `rule` (None: unconditional) for `number`; unconditional absorbs
-/// any condition.
-fn add(rules: &mut Rules, number: i64, rule: &Option<SeccompRule>) {
-    match (rules.get_mut(&number), rule) {
-        (Some(existing), _) if existing.is_empty() => {}
-        (Some(existing), Some(rule)) => existing.push(rule.clone()),
-        (Some(existing), None) => existing.clear(),
-        (None, rule) => {
-            rules.insert(number, rule.iter().cloned().collect());
+/// Adds a rule with `conditions` (empty: unconditional) for `number`; an
+/// unconditional rule absorbs every conditional one.
+fn add(rules: &mut Rules, number: u32, conditions: &[Condition]) {
+    match (rules.get_mut(&number), conditions.is_empty()) {
+        (Some(Match::Always), _) => {}
+        (Some(existing), true) => *existing = Match::Always,
+        (Some(Match::AnyOf(lists)), false) => lists.push(conditions.to_vec()),
+        (None, true) => {
+            rules.insert(number, Match::Always);
+        }
+        (None, false) => {
+            rules.insert(number, Match::AnyOf(vec![conditions.to_vec()]));
         }
     }
 }
 
-fn program(filter: SeccompFilter) -> Result<BpfProgram, String> {
-    BpfProgram::try_from(filter).map_err(|e| e.to_string())
-}
-
-/// The filters for `seccomp`, in the order they are installed.
-pub fn compile(seccomp: &LinuxSeccomp) -> Result<Vec<BpfProgram>, String> {
+/// The filter stack of the module doc, and the highest number it names.
+fn stack(seccomp: &LinuxSeccomp) -> Result<(Vec<Filter>, Action, Option<u32>), String> {
     let default = action(seccomp.default_action(), seccomp.default_errno_ret())?;
     let mut named = Rules::new();
-    let mut by_action: Vec<(SeccompAction, Rules)> = Vec::new();
+    let mut by_action: Vec<(Action, Rules)> = Vec::new();
     for syscall in seccomp.syscalls().iter().flatten() {
         let act = action(syscall.action(), syscall.errno_ret())?;
-        let (numbers, rule) = rule_of(syscall).map_err(|e| format!("{:?}: {e}", syscall.names()))?;
+        let (numbers, conditions) = rule_of(syscall).map_err(|e| format!("{:?}: {e}", syscall.names()))?;
         for &number in &numbers {
-            add(&mut named, number, &rule);
+            add(&mut named, number, &conditions);
         }
-        if act == SeccompAction::Allow {
+        if act == Action::Allow {
             continue;
         }
         let index = match by_action.iter().position(|(a, _)| *a == act) {
             Some(index) => index,
             None => {
-                by_action.push((act.clone(), Rules::new()));
+                by_action.push((act, Rules::new()));
                 by_action.len() - 1
             }
         };
         for &number in &numbers {
-            add(&mut by_action[index].1, number, &rule);
+            add(&mut by_action[index].1, number, &conditions);
         }
     }
-    let highest_named = named.keys().next_back().copied().unwrap_or(-1);
-    let default_denies = !matches!(default, SeccompAction::Allow | SeccompAction::Log);
-    let mut programs = Vec::new();
-    if default != SeccompAction::Allow {
-        let filter = SeccompFilter::new(named, default.clone(), SeccompAction::Allow, TargetArch::x86_64)
-            .map_err(|e| e.to_string())?;
-        programs.push(program(filter)?);
+    let highest = named.keys().next_back().copied();
+    let mut filters = Vec::new();
+    if default != Action::Allow {
+        filters.push(Filter {
+            rules: named,
+            matched: Action::Allow,
+            otherwise: default,
+        });
     }
+    // Even an action equal to the default needs its filter: the default
+    // filter allows every system call a rule names.
     for (act, rules) in by_action {
-        // Even an action equal to the default needs its filter: the default
-        // filter allows every system call a rule names.
-        let filter =
-            SeccompFilter::new(rules, SeccompAction::Allow, act, TargetArch::x86_64).map_err(|e| e.to_string())?;
-        programs.push(program(filter)?);
+        filters.push(Filter {
+            rules,
+            matched: act,
+            otherwise: Action::Allow,
+        });
     }
-    programs.push(guard(default_denies.then_some(highest_named)));
-    Ok(programs)
+    Ok((filters, default, highest))
 }
 
-/// The guard (see the module doc); `enosys_above`: the highest number the
-/// profile names, when the default action denies.
-fn guard(enosys_above: Option<i64>) -> BpfProgram {
-    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
-    const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
-    const JGT_K: u16 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u16;
-    const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    let op = |code, jt, jf, k| sock_filter { code, jt, jf, k };
-    // offsetof(struct seccomp_data, nr) and (…, arch).
-    let (nr, arch) = (0, 4);
-    let kill = libc::SECCOMP_RET_KILL_PROCESS;
-    let mut program = vec![
-        op(LD_W_ABS, 0, 0, arch),
-        op(JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
-        op(RET_K, 0, 0, kill),
-        op(LD_W_ABS, 0, 0, nr),
-        op(JGE_K, 0, 1, X32_SYSCALL_BIT),
-        op(RET_K, 0, 0, kill),
-    ];
-    if let Some(highest) = enosys_above {
-        program.extend([
-            op(JGT_K, 0, 1, highest as u32),
-            op(RET_K, 0, 0, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-        ]);
-    }
-    program.push(op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW));
-    program
+/// What decides one system call number's result: the filters whose rules
+/// for it have conditions are tested in turn (`filter`, and whether a
+/// match or a mismatch returns `action`); when no test returns, `last`.
+#[derive(Clone, Debug)]
+struct Decision {
+    tests: Vec<(usize, bool, Action)>,
+    last: Action,
 }
 
-/// Installs `programs` in order on the calling (child) thread. Without
-/// no_new_privs this needs CAP_SYS_ADMIN in the container's namespace
-/// (see child.rs for when it is called).
-pub fn install(programs: &[BpfProgram]) -> Result<(), Failure> {
-    for (index, program) in programs.iter().enumerate() {
-        let fprog = libc::sock_fprog {
-            len: program.len() as u16,
-            // seccompiler's sock_filter is #[repr(C)] with the kernel's layout.
-            filter: program.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: fprog points to `program`, which outlives the call; the
-        // kernel copies the filter.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &fprog as *const libc::sock_fprog,
-            )
-        };
-        if ret != 0 {
-            let detail = format!("installing filter {} of {}", index + 1, programs.len());
-            return Err(Failure::os(Step::Seccomp, detail, &io::Error::last_os_error()));
+/// The decision for a number whose rules in each filter are `rules`, with
+/// `guard` the guard's result for it.
+fn decide(filters: &[Filter], rules: &[Option<&Match>], guard: Action) -> Decision {
+    let result = |index: usize, matched: bool| match matched {
+        true => filters[index].matched,
+        false => filters[index].otherwise,
+    };
+    if !rules.iter().any(|r| matches!(r, Some(Match::AnyOf(_)))) {
+        // Every filter's result is fixed: the kernel's choice, from the
+        // last filter to the first, replacing only with a more severe one.
+        let mut kept = guard;
+        for (index, rule) in rules.iter().enumerate().rev() {
+            let candidate = result(index, rule.is_some());
+            if candidate.severity() < kept.severity() {
+                kept = candidate;
+            }
         }
+        return Decision {
+            tests: Vec::new(),
+            last: kept,
+        };
+    }
+    // (filter, result, when: None always, Some(m) when the rules match == m).
+    let mut results: Vec<(usize, Action, Option<bool>)> = Vec::new();
+    for (index, rule) in rules.iter().enumerate() {
+        match rule {
+            None => results.push((index, result(index, false), None)),
+            Some(Match::Always) => results.push((index, result(index, true), None)),
+            Some(Match::AnyOf(_)) => {
+                results.push((index, result(index, true), Some(true)));
+                results.push((index, result(index, false), Some(false)));
+            }
+        }
+    }
+    results.push((filters.len(), guard, None));
+    // The order in which the kernel would prefer them: the most severe
+    // first, and of equal ones the later filter's.
+    results.sort_by_key(|&(index, action, _)| (action.severity(), std::cmp::Reverse(index)));
+    let mut known: BTreeMap<usize, bool> = BTreeMap::new();
+    let mut tests = Vec::new();
+    for (index, action, when) in results {
+        let Some(when) = when else {
+            return Decision::new(tests, action);
+        };
+        match known.get(&index) {
+            Some(&matched) if matched == when => return Decision::new(tests, action),
+            Some(_) => {}
+            None => {
+                tests.push((index, when, action));
+                known.insert(index, !when);
+            }
+        }
+    }
+    unreachable!("the guard's result is unconditional")
+}
+
+impl Decision {
+    /// Drops trailing tests that return what falling through returns anyway.
+    fn new(mut tests: Vec<(usize, bool, Action)>, last: Action) -> Decision {
+        while tests.last().is_some_and(|&(_, _, action)| action.ret() == last.ret()) {
+            tests.pop();
+        }
+        Decision { tests, last }
+    }
+
+    fn fixed(&self) -> Option<u32> {
+        self.tests.is_empty().then(|| self.last.ret())
+    }
+}
+
+/// The filters for `seccomp`, as one program.
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, String> {
+    let (filters, default, highest) = stack(seccomp)?;
+    let default_denies = !matches!(default, Action::Allow | Action::Log);
+    let enosys_above = highest.filter(|_| default_denies);
+    let guard = |number: u32| match enosys_above {
+        Some(highest) if number > highest => Action::Errno(libc::ENOSYS as u32),
+        _ => Action::Allow,
+    };
+    // Each named number's rules in each filter.
+    let mut named: BTreeMap<u32, Vec<Option<&Match>>> = BTreeMap::new();
+    for (index, filter) in filters.iter().enumerate() {
+        for (&number, rule) in &filter.rules {
+            named.entry(number).or_insert_with(|| vec![None; filters.len()])[index] = Some(rule);
+        }
+    }
+    // Ranges of numbers decided alike: each named number on its own, and
+    // the unnamed ones between and above them.
+    let unnamed = vec![None; filters.len()];
+    let mut starts: BTreeSet<u32> = [0].into();
+    for &number in named.keys() {
+        starts.extend([number, number + 1]);
+    }
+    starts.extend(enosys_above.map(|highest| highest + 1));
+    let mut ranges: Vec<(u32, Decision)> = Vec::new();
+    for start in starts.into_iter().filter(|&s| s < X32_SYSCALL_BIT) {
+        let rules = named.get(&start).unwrap_or(&unnamed);
+        let decision = decide(&filters, rules, guard(start));
+        match (ranges.last(), decision.fixed()) {
+            (Some((_, previous)), Some(ret)) if previous.fixed() == Some(ret) => {}
+            _ => ranges.push((start, decision)),
+        }
+    }
+    let mut asm = Assembler::default();
+    let kill = asm.label();
+    asm.load(ARCH);
+    asm.jump(Compare::Eq, AUDIT_ARCH_X86_64, Target::Next, Target::To(kill));
+    asm.load(NR);
+    asm.jump(Compare::Ge, X32_SYSCALL_BIT, Target::To(kill), Target::Next);
+    search(&mut asm, &filters, &ranges);
+    asm.mark(kill);
+    asm.ret(libc::SECCOMP_RET_KILL_PROCESS);
+    let program = asm.finish()?;
+    if program.len() > MAX_INSTRUCTIONS {
+        return Err(format!(
+            "the filter needs {} instructions, more than the kernel's {MAX_INSTRUCTIONS}",
+            program.len()
+        ));
+    }
+    Ok(program)
+}
+
+/// A binary search for the number (in the accumulator) among `ranges`
+/// (first number, decision), then the decision. A range with tests holds
+/// one number only.
+fn search(asm: &mut Assembler, filters: &[Filter], ranges: &[(u32, Decision)]) {
+    if let [(number, decision)] = ranges {
+        return emit_decision(asm, filters, decision, *number);
+    }
+    let middle = ranges.len() / 2;
+    let upper = asm.label();
+    asm.jump(Compare::Ge, ranges[middle].0, Target::To(upper), Target::Next);
+    search(asm, filters, &ranges[..middle]);
+    asm.mark(upper);
+    search(asm, filters, &ranges[middle..]);
+}
+
+fn emit_decision(asm: &mut Assembler, filters: &[Filter], decision: &Decision, number: u32) {
+    for &(index, when, action) in &decision.tests {
+        let Some(Match::AnyOf(lists)) = filters[index].rules.get(&number) else {
+            unreachable!("only conditional rules are tested")
+        };
+        emit_test(asm, lists, when, action);
+    }
+    asm.ret(decision.last.ret());
+}
+
+/// Returns `action` if any of `lists` holds (`when`) or none does (`!when`);
+/// otherwise goes on after this code.
+fn emit_test(asm: &mut Assembler, lists: &[Vec<Condition>], when: bool, action: Action) {
+    let (matched, unmatched) = (asm.label(), asm.label());
+    for (index, conditions) in lists.iter().enumerate() {
+        let last = index + 1 == lists.len();
+        let next = if last { unmatched } else { asm.label() };
+        for condition in conditions {
+            emit_condition(asm, condition, next);
+        }
+        if !last || !when {
+            asm.goto(matched);
+        }
+        if !last {
+            asm.mark(next);
+        }
+    }
+    if when {
+        asm.mark(matched);
+        asm.ret(action.ret());
+        asm.mark(unmatched);
+    } else {
+        asm.mark(unmatched);
+        asm.ret(action.ret());
+        asm.mark(matched);
+    }
+}
+
+/// Goes on after this code if `condition` holds, to `fail` if not. The
+/// argument's upper half decides unless it equals the value's.
+fn emit_condition(asm: &mut Assembler, condition: &Condition, fail: Label) {
+    let (low, high) = (ARGS + 8 * condition.arg, ARGS + 8 * condition.arg + 4);
+    let split = |value: u64| ((value >> 32) as u32, value as u32);
+    let (value_high, value_low) = split(condition.value);
+    let (fail, pass) = (Target::To(fail), asm.label());
+    let next = Target::Next;
+    match condition.op {
+        Op::Eq => {
+            asm.load(high);
+            asm.jump(Compare::Eq, value_high, next, fail);
+            asm.load(low);
+            asm.jump(Compare::Eq, value_low, next, fail);
+        }
+        Op::Ne => {
+            asm.load(high);
+            asm.jump(Compare::Eq, value_high, next, Target::To(pass));
+            asm.load(low);
+            asm.jump(Compare::Eq, value_low, fail, next);
+        }
+        Op::Gt | Op::Ge => {
+            asm.load(high);
+            asm.jump(Compare::Gt, value_high, Target::To(pass), next);
+            asm.jump(Compare::Eq, value_high, next, fail);
+            asm.load(low);
+            let compare = if matches!(condition.op, Op::Gt) {
+                Compare::Gt
+            } else {
+                Compare::Ge
+            };
+            asm.jump(compare, value_low, next, fail);
+        }
+        // Lt is !Ge, Le is !Gt.
+        Op::Lt | Op::Le => {
+            asm.load(high);
+            asm.jump(Compare::Gt, value_high, fail, next);
+            asm.jump(Compare::Eq, value_high, next, Target::To(pass));
+            asm.load(low);
+            let compare = if matches!(condition.op, Op::Le) {
+                Compare::Gt
+            } else {
+                Compare::Ge
+            };
+            asm.jump(compare, value_low, fail, next);
+        }
+        Op::MaskedEq(mask) => {
+            let (mask_high, mask_low) = split(mask);
+            let (datum_high, datum_low) = split(condition.value & mask);
+            asm.load(high);
+            asm.and(mask_high);
+            asm.jump(Compare::Eq, datum_high, next, fail);
+            asm.load(low);
+            asm.and(mask_low);
+            asm.jump(Compare::Eq, datum_low, next, fail);
+        }
+    }
+    asm.mark(pass);
+}
+
+/// Installs `program` on the calling (child) thread. Without no_new_privs
+/// this needs CAP_SYS_ADMIN in the container's namespace (see child.rs for
+/// when it is called).
+pub fn install(program: &Program) -> Result<(), Failure> {
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points to `program`, which outlives the call; the
+    // kernel copies the filter.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if ret != 0 {
+        let error = io::Error::last_os_error();
+        return Err(Failure::os(Step::Seccomp, "installing the filter", &error));
     }
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::seccomp_profile::{self, Context};
-
-    fn compile_text(text: &str) -> Result<Vec<BpfProgram>, String> {
-        let caps = crate::capabilities::DEFAULT.iter().copied().collect();
-        let context = Context {
-            capabilities: &caps,
-            kernel: (6, 18),
-        };
-        compile(&seccomp_profile::parse(text, &context)?)
-    }
-
-    #[test]
-    fn default_profile_compiles_to_default_errno_and_guard() {
-        let programs = compile_text(seccomp_profile::DEFAULT_PROFILE).unwrap();
-        // default (EPERM), TIOCSTI/TIOCLINUX (EPERM: same as the default,
-        // but it must be its own filter to win over the unconditional ioctl
-        // allow), clone3 (ENOSYS), guard.
-        assert_eq!(programs.len(), 4);
-        assert!(programs.iter().all(|p| p.len() < 4096));
-        let guard = programs.last().unwrap();
-        assert_eq!(guard[guard.len() - 2].k, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32);
-    }
-
-    #[test]
-    fn allow_default_has_no_default_filter_and_no_enosys() {
-        let text = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-            {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
-             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
-            {"names": ["getppid"], "action": "SCMP_ACT_KILL_PROCESS"}]}"#;
-        let programs = compile_text(text).unwrap();
-        assert_eq!(programs.len(), 3);
-        assert_eq!(*programs.last().unwrap(), guard(None));
-    }
-}
+mod tests;

@@ -3,7 +3,7 @@
 //! the parent gets its pid and a pidfd, which names it without pid reuse.
 
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Returned by `clone_child` in the parent.
 pub struct Child {
@@ -11,15 +11,23 @@ pub struct Child {
     pub pidfd: OwnedFd,
 }
 
-/// Forks into the namespaces in `flags` (CLONE_NEW* bits). Returns
-/// `Ok(None)` in the child and `Ok(Some(child))` in the parent.
-pub fn clone_child(flags: u64) -> io::Result<Option<Child>> {
+/// CLONE_INTO_CGROUP, which libc declares as an overflowing c_int.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Forks into the namespaces in `flags` (CLONE_NEW* bits), and into the
+/// cgroup `cgroup` (a directory fd) when given. Returns `Ok(None)` in the
+/// child and `Ok(Some(child))` in the parent.
+pub fn clone_child(flags: u64, cgroup: Option<BorrowedFd>) -> io::Result<Option<Child>> {
     let mut pidfd: RawFd = -1;
     // SAFETY: clone_args is plain data; all-zero is a valid value.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags | libc::CLONE_PIDFD as u64;
     args.pidfd = &mut pidfd as *mut RawFd as u64;
     args.exit_signal = libc::SIGCHLD as u64;
+    if let Some(cgroup) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cgroup.as_raw_fd() as u64;
+    }
     // SAFETY: without CLONE_VM or a stack, clone3 behaves like fork: the
     // child gets a copy of this single-threaded process. args and pidfd live
     // across the call.
@@ -44,7 +52,6 @@ pub fn clone_child(flags: u64) -> io::Result<Option<Child>> {
 /// Sends `signal` to the process behind `pidfd`; a process that is already
 /// gone is not an error.
 pub fn send_signal(pidfd: &OwnedFd, signal: libc::c_int) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     // SAFETY: pidfd is a valid pidfd; no siginfo is passed.
     let ret = unsafe {
         libc::syscall(

@@ -156,6 +156,12 @@ pub fn id_map(spec: &Spec, kind: IdKind) -> Vec<IdMapping> {
         .collect()
 }
 
+/// Whether the spec asks for a namespace of this type.
+pub fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
+    let namespaces = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
+    namespaces.into_iter().flatten().any(|ns| ns.typ() == typ)
+}
+
 pub fn root_is_tmpfs(spec: &Spec) -> bool {
     spec.annotations().as_ref().is_some_and(|a| a.contains_key(ROOT_TMPFS))
 }

@@ -3,7 +3,8 @@
 //! user; each side checks that what it received is the step it expected.
 //!
 //! Wire format, one datagram per message:
-//! `1 FLAGS` Configure, `2` Ready, `3 STEP ERRNO(i32 le) DETAIL...` Failed.
+//! `1 FLAGS` Configure, `2` Ready, `3 STEP ERRNO(i32 le) DETAIL...` Failed,
+//! `4` Unshared.
 //! EOF means the peer is gone; only after Ready does it mean "exec'd".
 
 use std::fmt;
@@ -36,10 +37,11 @@ pub enum Step {
     Landlock,
     Seccomp,
     Sysctl,
+    NetworkNamespace,
 }
 
 impl Step {
-    const ALL: [Step; 17] = [
+    const ALL: [Step; 18] = [
         Step::Identity,
         Step::ParentDeath,
         Step::CgroupNamespace,
@@ -57,6 +59,7 @@ impl Step {
         Step::Landlock,
         Step::Seccomp,
         Step::Sysctl,
+        Step::NetworkNamespace,
     ];
 
     fn from_byte(byte: u8) -> Option<Step> {
@@ -82,6 +85,7 @@ impl Step {
             Step::Landlock => "landlock",
             Step::Seccomp => "seccomp",
             Step::Sysctl => "sysctl",
+            Step::NetworkNamespace => "network-namespace",
         }
     }
 }
@@ -126,6 +130,9 @@ pub enum Message {
     Ready,
     /// Child to parent: setup or exec failed.
     Failed(Failure),
+    /// Child to parent: its own network namespace exists (it makes it
+    /// after the clone; see child.rs).
+    Unshared,
 }
 
 impl Message {
@@ -134,6 +141,7 @@ impl Message {
             Message::Configure { .. } => "configure",
             Message::Ready => "ready",
             Message::Failed(_) => "failed",
+            Message::Unshared => "unshared",
         }
     }
 
@@ -141,6 +149,7 @@ impl Message {
         match self {
             Message::Configure { setgroups_allowed } => vec![1, u8::from(*setgroups_allowed)],
             Message::Ready => vec![2],
+            Message::Unshared => vec![4],
             Message::Failed(failure) => {
                 let mut bytes = vec![3, failure.step as u8];
                 bytes.extend_from_slice(&failure.errno.to_le_bytes());
@@ -160,6 +169,7 @@ impl Message {
                 setgroups_allowed: *flag == 1,
             }),
             [2] => Some(Message::Ready),
+            [4] => Some(Message::Unshared),
             [3, step, e0, e1, e2, e3, detail @ ..] => Some(Message::Failed(Failure {
                 step: Step::from_byte(*step)?,
                 errno: i32::from_le_bytes([*e0, *e1, *e2, *e3]),
@@ -270,6 +280,7 @@ mod tests {
             },
             Message::Ready,
             Message::Failed(failure.clone()),
+            Message::Unshared,
         ] {
             a.send(&message).unwrap();
             assert_eq!(b.recv().unwrap(), Some(message));

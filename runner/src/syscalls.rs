@@ -5,6 +5,9 @@
 //! only elsewhere; those are accepted and skipped, as libseccomp does, while
 //! a name in neither list is an error.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 /// x86_64 system calls, by number.
 const X86_64: &[(&str, i64)] = &[
     ("read", 0),
@@ -529,7 +532,11 @@ pub enum Lookup {
 }
 
 pub fn lookup(name: &str) -> Lookup {
-    if let Some(&(_, number)) = X86_64.iter().find(|(n, _)| *n == name) {
+    // A profile names hundreds of calls: index the table once, instead of
+    // scanning it for each.
+    static BY_NAME: OnceLock<HashMap<&'static str, i64>> = OnceLock::new();
+    let by_name = BY_NAME.get_or_init(|| X86_64.iter().copied().collect());
+    if let Some(&number) = by_name.get(name) {
         Lookup::Number(number)
     } else if OTHER_ARCHITECTURES.contains(&name) {
         Lookup::OtherArchitecture

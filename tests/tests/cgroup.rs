@@ -44,6 +44,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         "cgroup_refuses_without_policy_entry",
         cgroup_refuses_without_policy_entry,
     ),
+    (
+        "cgroup_rule_by_group_or_uid_without_limits",
+        cgroup_rule_by_group_or_uid_without_limits,
+    ),
     ("cgroup_refuses_other_users_target", cgroup_refuses_other_users_target),
     ("cgroup_refuses_exited_target", cgroup_refuses_exited_target),
     ("cgroup_refuses_non_procfs_fd", cgroup_refuses_non_procfs_fd),
@@ -595,10 +599,12 @@ fn cgroup_refuses_without_policy_entry(f: &Fixture) -> Result<(), Failed> {
             "burrow --pids-limit 20 without a rule"
         );
 
+        // Without limits, burrow reads the policy itself and does not ask
+        // the helper, which would refuse.
         let args = ["--log-level", "info", "--", "cat", "/proc/self/cgroup"];
         let out = run(burrow_as(f, user, &args));
         let info = format!(
-            "burrow: info: running without a cgroup of its own (helper cgroup failed: {})\n",
+            "burrow: info: running without a cgroup of its own ({})\n",
             refusal.replacen("cgroup: ", "", 1)
         );
         ensure_eq!(
@@ -615,6 +621,39 @@ fn cgroup_refuses_without_policy_entry(f: &Fixture) -> Result<(), Failed> {
         ensure!(created.is_empty(), "cgroups of {}: {created:?}", user.name);
         Ok(())
     })
+}
+
+/// Guards the runner's own reading of the policy (cgroup.rs `no_rule_for`,
+/// which skips the helper without limits when no rule names the caller): it
+/// matches rules as the helper does, so a rule for the test user's group (by
+/// name or gid) or for its uid still gives a container without limits its
+/// leaves.
+fn cgroup_rule_by_group_or_uid_without_limits(f: &Fixture) -> Result<(), Failed> {
+    let policy = policy(f).exclusive();
+    // useradd --user-group: the user's own group has the user's name.
+    let owners = [
+        format!("@{}", f.user.name),
+        format!("@{}", f.user.gid),
+        f.user.uid.to_string(),
+    ];
+    for owner in owners {
+        let text =
+            cgroups::policy_text(&f.user).replace(&format!("\n{} nest", f.user.name), &format!("\n{owner} nest"));
+        ensure!(
+            text.contains(&format!("\n{owner} nest")),
+            "no rule for {owner} in {text:?}"
+        );
+        policy.write(&text).map_err(|e| format!("writing the policy: {e}"))?;
+        let container = Running::start(f, &["--", "sh", "-c", "echo ready; read x; exit 0"])
+            .map_err(|e| format!("with the rule `{owner} nest`: {}", e.message().unwrap_or("")))?;
+        let out = container.finish()?;
+        ensure_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (0, "", ""),
+            "the container with the rule `{owner} nest`"
+        );
+    }
+    Ok(())
 }
 
 /// Guards the target check (cgroup invariant 3): root's process is not the
@@ -1820,12 +1859,14 @@ fn cgroup_failed_start_leaves_no_cgroup(f: &Fixture) -> Result<(), Failed> {
 /// Where the caller already owns a cgroup2 subtree (systemd's Delegate=yes)
 /// on a host whose controllers are all on cgroup2, burrow places the
 /// container there itself, without the helper (runner/src/cgroup.rs
-/// `subtree_owned_by_caller`). Made here by hand, below the test's own
-/// cgroup2 cgroup: OWN/tdeleg-N owned by the user, burrow started in its
-/// child `runner`, in a private mount namespace where the v1 hierarchies are
-/// unmounted. With `--cgroup-parent grp` the container's parent cgroup
-/// outlives it: it must be OWN/tdeleg-N/grp (the caller's subtree), not
-/// below the helper's OWN/tdeleg-N/runner/burrow-UID.
+/// `subtree_owned_by_caller`, `prepare_own`: the clone starts it in its
+/// leaf). Made here by hand, below the test's own cgroup2 cgroup:
+/// OWN/tdeleg-N owned by the user, burrow started in its child `runner`, in
+/// a private mount namespace where the v1 hierarchies are unmounted. While
+/// the container runs, it is the only process in one leaf of grp, and
+/// burrow alone in `runner`. With `--cgroup-parent grp` the container's
+/// parent cgroup outlives it: it must be OWN/tdeleg-N/grp (the caller's
+/// subtree), not below the helper's OWN/tdeleg-N/runner/burrow-UID.
 fn cgroup_uses_subtree_the_caller_owns(f: &Fixture) -> Result<(), Failed> {
     let _policy = policy(f).shared();
     let Some(v2) = layout(f).v2() else {
@@ -1855,20 +1896,54 @@ fn cgroup_uses_subtree_the_caller_owns(f: &Fixture) -> Result<(), Failed> {
            /proc/self/mountinfo | while read -r m; do umount -l \"$m\"; done; \
          echo $$ > {procs}; \
          exec setpriv --reuid={uid} --regid={gid} --clear-groups {burrow} run --rootfs {rootfs} \
-           --cgroup-parent grp -- grep ^0:: /proc/self/cgroup",
+           --cgroup-parent grp -- sh -c 'grep ^0:: /proc/self/cgroup; echo ready; read x; exit 0'",
         procs = runner.join("cgroup.procs").display(),
         burrow = f.burrow.display(),
         rootfs = f.rootfs.display(),
     );
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script]);
-    let out = run(cmd);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let parent = subtree.join("grp");
     let helpers = runner.join(format!("burrow-{uid}"));
     let result = (|| {
+        let mut burrow = process::spawn(&mut cmd).map_err(|e| format!("starting burrow: {e}"))?;
+        let mut lines = String::new();
+        while !lines.ends_with("ready\n") {
+            let line = burrow
+                .read_line()
+                .map_err(|e| format!("reading burrow's stdout: {e}"))?;
+            if line.is_empty() {
+                let out = burrow.output(None).map_err(|e| format!("waiting for burrow: {e}"))?;
+                return Err(format!("burrow ended before its container was ready: {lines:?}, then {out}").into());
+            }
+            lines.push_str(&line);
+        }
+        // burrow itself (the unshare shell exec'd into it) alone in `runner`;
+        // the container, started in its leaf, alone there.
+        let procs = |dir: &Path| read(&dir.join("cgroup.procs")).map(|t| t.lines().count());
+        let leaves: Vec<PathBuf> = fs::read_dir(&parent)
+            .map_err(|e| format!("{}: {e}", parent.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        let placement = (
+            procs(&runner)?,
+            leaves.len(),
+            leaves.first().map(|l| procs(l)).transpose()?,
+        );
+        let out = burrow
+            .output(Some(b""))
+            .map_err(|e| format!("waiting for burrow: {e}"))?;
         ensure_eq!(
-            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-            (0, "0::/\n", ""),
+            placement,
+            (1, 1, Some(1)),
+            "processes in runner, leaves of grp, processes in the leaf"
+        );
+        ensure_eq!(
+            (out.code(), lines.as_str(), out.stdout.as_str(), out.stderr.as_str()),
+            (0, "0::/\nready\n", "", ""),
             "burrow in a cgroup2 subtree the user owns"
         );
         ensure!(

@@ -11,14 +11,16 @@
 //! probe's `hold` under `unshare --net`, `netns::Holder`); the helper gets
 //! an fd on their network namespace as fd 3. Each refusal is asserted by
 //! its exit code and exact stderr line, and by the links of the test
-//! namespace and of the target's namespace being what they were before.
-//! Each negative scenario's comment names the check it guards.
+//! namespace and of the target's namespace being what they were before (for
+//! burrow's refusals, once the kernel has deleted the veth pairs of the
+//! container's namespace: burrow does not wait for that). Each negative
+//! scenario's comment names the check it guards.
 
 use burrow_shared::exit;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::{
-    BRIDGE, BRIDGE_MTU, BRIDGE_V4, BRIDGE_V6, Holder, POLICY_DIR, STATE_DIR, TestNet, USERNET_FILE,
+    BRIDGE, BRIDGE_MTU, BRIDGE_V4, BRIDGE_V6, Holder, NETNS_GONE_LIMIT, POLICY_DIR, STATE_DIR, TestNet, USERNET_FILE,
 };
 use burrow_tests::process::{self, Output};
 use burrow_tests::{Failed, ensure, ensure_eq};
@@ -28,6 +30,8 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("veth_refuses_without_usernet_entry", veth_refuses_without_usernet_entry),
@@ -154,6 +158,39 @@ fn ensure_refusal(net: &TestNet, holder: Option<&Holder>, cmd: Command, code: i3
         "links in the test namespace and the target's after the refusal"
     );
     Ok(())
+}
+
+/// Waits (up to NETNS_GONE_LIMIT) until the test namespace's links are
+/// `before` again: burrow does not wait for its containers' veth pairs to
+/// go; the kernel deletes each when the container's network namespace has
+/// ended, shortly after burrow returns.
+fn ensure_links_return(net: &TestNet, before: &BTreeSet<String>, what: &str) -> Result<(), Failed> {
+    let deadline = Instant::now() + NETNS_GONE_LIMIT;
+    loop {
+        let links = net.link_names()?;
+        if links == *before {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            ensure_eq!(
+                links,
+                *before,
+                "{what}, {}s after burrow returned",
+                NETNS_GONE_LIMIT.as_secs()
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// burrow, as the test user, refused with exit `code` and exactly `line`;
+/// then any veth it had made goes with the container's namespace.
+fn ensure_burrow_refusal(net: &TestNet, cmd: Command, code: i32, line: &str) -> Result<(), Failed> {
+    let before = net.link_names()?;
+    let what = format!("{cmd:?}");
+    let out = run(cmd);
+    ensure_refused(&out, code, line).map_err(|e| Failed::from(format!("{what}: {}", e.message().unwrap_or(""))))?;
+    ensure_links_return(net, &before, "links in the test namespace after the refusal")
 }
 
 /// The helper, as the test user, on `holder`'s namespace: a refusal.
@@ -790,12 +827,7 @@ fn network_containers_talk_over_the_bridge(f: &Fixture) -> Result<(), Failed> {
     let out_b = second.output(Some(b"")).map_err(|e| format!("waiting for B: {e}"))?;
     ensure_ran(&out_b, &format!("reached {BRIDGE_V4}\nreached {a}\nfrom-a\n"), "B")?;
     ensure_ran(&out_a, &format!("from-b\nreached {b}\n"), "A")?;
-    ensure_eq!(
-        net.link_names()?,
-        before,
-        "links in the test namespace after both exited"
-    );
-    Ok(())
+    ensure_links_return(&net, &before, "links in the test namespace after both exited")
 }
 
 /// An IPv6 address on the interface reaches the bridge's IPv6 address.
@@ -917,28 +949,27 @@ fn network_dns_writes_resolv_conf(f: &Fixture) -> Result<(), Failed> {
     Ok(())
 }
 
-/// Guards burrow's removal of the container's interfaces at exit
-/// (cleanup.rs, synchronous) together with the live count: with an
-/// allowance of 2 on brseq, three containers in a row all get their eth0,
-/// and each one's host end is gone when burrow returns.
+/// Guards the end of a container's veth pair (the kernel deletes it with
+/// the container's network namespace; burrow does not wait for that) and
+/// the live count (helper veth.rs `count_veths`): with an allowance of 2 on
+/// brseq, three containers in a row all get their eth0, and each one's
+/// host end goes soon after burrow returns.
 fn network_veth_gone_after_exit(f: &Fixture) -> Result<(), Failed> {
     let net = TestNet::new(f, &["brseq"])?;
     let before = net.link_names()?;
     for i in 1..=3 {
         let out = run(net.burrow(&["--net", "bridge:brseq", "--", "ls", "/sys/class/net"]));
         ensure_ran(&out, "eth0\nlo\n", &format!("container {i} of 3"))?;
-        ensure_eq!(
-            net.link_names()?,
-            before,
-            "links in the test namespace after container {i} exited"
-        );
+        let what = format!("links in the test namespace after container {i} exited");
+        ensure_links_return(&net, &before, &what)?;
     }
     Ok(())
 }
 
 /// Guards the runner's report of a helper refusal (helper_client.rs, exit
 /// 125, the helper's line without its prefix) and its cleanup: the first
-/// interface's veth, made before the second was refused, is gone too.
+/// interface's veth, made while the second was refused, goes with the
+/// container's namespace.
 fn network_reports_helper_refusal(f: &Fixture) -> Result<(), Failed> {
     let net = TestNet::new(f, &["brnone"])?;
     let line = format!(
@@ -946,12 +977,13 @@ fn network_reports_helper_refusal(f: &Fixture) -> Result<(), Failed> {
         f.user.name
     );
     let cmd = net.burrow(&["--net", "bridge:brtest0", "--net", "bridge:brnone", "--", "true"]);
-    ensure_refusal(&net, None, cmd, 125, &line)
+    ensure_burrow_refusal(&net, cmd, 125, &line)
 }
 
 /// Guards the report of a failure inside the container's network setup
-/// (network.rs `configure`, via the sync socket; exit 125) and the removal
-/// of the veth the helper had made: the same address twice.
+/// (network.rs `configure`, via the sync socket; exit 125), after which the
+/// veth the helper had made goes with the container's namespace: the same
+/// address twice.
 fn network_setup_failure_leaves_nothing(f: &Fixture) -> Result<(), Failed> {
     let net = TestNet::new(f, &[])?;
     let line = format!(
@@ -959,7 +991,7 @@ fn network_setup_failure_leaves_nothing(f: &Fixture) -> Result<(), Failed> {
         libc::EEXIST
     );
     let cmd = net.burrow(&on_bridge("10.203.0.7/24", &["--ip", "10.203.0.7/24", "--", "true"]));
-    ensure_refusal(&net, None, cmd, 125, &line)
+    ensure_burrow_refusal(&net, cmd, 125, &line)
 }
 
 /// `--net none` (and no --net) gives a namespace with only lo, up; nothing
