@@ -10,15 +10,16 @@
 //! scenario's comment names the checks it guards.
 
 use burrow_shared::exit;
+use burrow_tests::attack;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
-use burrow_tests::netns::{BRIDGE, STATE_DIR, TestNet};
+use burrow_tests::netns::{BRIDGE, TestNet};
 use burrow_tests::process::{self, Output};
 use burrow_tests::{Failed, ensure, ensure_eq};
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::process::{ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -85,28 +86,6 @@ fn helper_version_reports_landlock(f: &Fixture) -> Result<(), Failed> {
         );
     }
     Ok(())
-}
-
-/// Root's hold on the test user's veth lock (`{STATE_DIR}/usernet-UID.lock`,
-/// made as the helper makes it if missing): the user's veth helpers wait for
-/// it, confined and past their policy checks, until the file is dropped.
-fn hold_veth_lock(uid: u32) -> io::Result<File> {
-    match fs::DirBuilder::new().mode(0o700).create(STATE_DIR) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-        _ => {}
-    }
-    let lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(format!("{STATE_DIR}/usernet-{uid}.lock"))?;
-    // SAFETY: flock on a file we own.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lock)
 }
 
 /// Waits until `pid` (our child) blocks in flock(2), as /proc/PID/syscall
@@ -203,7 +182,7 @@ fn ensure_confined(f: &Fixture, pid: u32) -> Result<(), Failed> {
 fn veth_helper_is_confined_while_it_works(f: &Fixture) -> Result<(), Failed> {
     let net = TestNet::new(f, &[])?;
     let holder = net.holder(Some((f.user.uid, f.user.gid)))?;
-    let lock = hold_veth_lock(f.user.uid).map_err(|e| format!("holding the veth lock: {e}"))?;
+    let lock = attack::hold_veth_lock(f.user.uid).map_err(|e| format!("holding the veth lock: {e}"))?;
     let mut cmd = net.as_user(&f.helper);
     cmd.args(["veth", "--netns-fd", "3", "--bridge", BRIDGE]);
     process::pass_fd(&mut cmd, holder.netns.as_raw_fd(), 3);
