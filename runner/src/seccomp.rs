@@ -12,24 +12,27 @@
 //! 1. The default filter (when the default action is not allow): every
 //!    system call a rule names is allowed here (under that rule's argument
 //!    conditions), everything else gets the default action.
-//! 2. One filter per other action, in the order the profile first uses it:
-//!    what its rules match gets the action, the rest is allowed.
+//! 2. One filter per rule whose action is not allow, in the profile's
+//!    order: what the rule matches gets its action, the rest is allowed.
 //! 3. The guard: a foreign architecture (i386 `int 0x80`) or an x32 system
-//!    call (number with bit 30 set) kills the process, whatever the profile
-//!    says, since burrow filters x86_64 only; and when the default action
-//!    denies, a number above every number the profile names gets ENOSYS
-//!    instead, as runc does, so that a kernel's new system calls look absent
-//!    and libc falls back.
+//!    call (number with bit 30 set, other than -1) kills the process,
+//!    whatever the profile says, since burrow filters x86_64 only.
 //!
 //! So where rules overlap, the most severe action wins, and the later of two
-//! errno rules. Installing the stack itself would cost the kernel a check
-//! and a JIT compilation per filter at every start, and every system call
-//! of the container a linear scan of each (1,600 instructions for the
-//! default profile). Instead `compile` works out, for each system call
-//! number, which filter's result the kernel would keep, and emits one
-//! program: the guard's architecture and x32 checks, a binary search on the
-//! number, and at each leaf the result, or the argument tests that decide
-//! it. The unit tests compare it with the stack, built with seccompiler.
+//! errno rules. When the default action denies, a number above every number
+//! the profile names gets ENOSYS instead of the stack's result (even a kill
+//! default's), as with runc, whose stub comes first in its one filter: so a
+//! kernel's new system calls look absent and libc falls back. -1, which a
+//! tracer sets to skip a call, is such a number.
+//!
+//! Installing the stack itself would cost the kernel a check and a JIT
+//! compilation per filter at every start, and every system call of the
+//! container a linear scan of each (1,600 instructions for the default
+//! profile). Instead `compile` works out, for each system call number,
+//! which filter's result the kernel would keep, and emits one program: the
+//! guard's architecture and x32 checks, a binary search on the number, and
+//! at each leaf the result, or the argument tests that decide it. The unit
+//! tests compare it with the stack, built with seccompiler.
 
 use crate::bpf::{Assembler, Compare, Label, Target, sock_filter};
 use crate::sync::{Failure, Step};
@@ -86,6 +89,13 @@ impl Action {
 }
 
 fn action(action: LinuxSeccompAction, errno: Option<u32>) -> Result<Action, String> {
+    // The kernel keeps 16 bits of a filter's data and returns at most 4095
+    // as an errno: a larger errnoRet would silently mean something else.
+    if let Some(errno) = errno.filter(|&errno| errno > MAX_ERRNO) {
+        return Err(format!(
+            "errnoRet {errno} is above {MAX_ERRNO}, the largest errno there is"
+        ));
+    }
     Ok(match action {
         LinuxSeccompAction::ScmpActAllow => Action::Allow,
         LinuxSeccompAction::ScmpActErrno => Action::Errno(errno.unwrap_or(libc::EPERM as u32)),
@@ -98,6 +108,9 @@ fn action(action: LinuxSeccompAction, errno: Option<u32>) -> Result<Action, Stri
         LinuxSeccompAction::ScmpActNotify => return Err("SCMP_ACT_NOTIFY is not supported".to_owned()),
     })
 }
+
+/// The largest errno the kernel returns from a system call (MAX_ERRNO).
+const MAX_ERRNO: u32 = 4095;
 
 /// A comparison of a 64-bit argument (unsigned), as libseccomp's.
 #[derive(Clone, Copy, Debug)]
@@ -190,7 +203,10 @@ fn add(rules: &mut Rules, number: u32, conditions: &[Condition]) {
 fn stack(seccomp: &LinuxSeccomp) -> Result<(Vec<Filter>, Action, Option<u32>), String> {
     let default = action(seccomp.default_action(), seccomp.default_errno_ret())?;
     let mut named = Rules::new();
-    let mut by_action: Vec<(Action, Rules)> = Vec::new();
+    // A filter per rule, not per action: of two rules with the same action
+    // and different data (errno, trace), the later one's must be the later
+    // filter, even when the profile used the other's data first.
+    let mut by_rule: Vec<(Action, Rules)> = Vec::new();
     for syscall in seccomp.syscalls().iter().flatten() {
         let act = action(syscall.action(), syscall.errno_ret())?;
         let (numbers, conditions) = rule_of(syscall).map_err(|e| format!("{:?}: {e}", syscall.names()))?;
@@ -200,16 +216,11 @@ fn stack(seccomp: &LinuxSeccomp) -> Result<(Vec<Filter>, Action, Option<u32>), S
         if act == Action::Allow {
             continue;
         }
-        let index = match by_action.iter().position(|(a, _)| *a == act) {
-            Some(index) => index,
-            None => {
-                by_action.push((act, Rules::new()));
-                by_action.len() - 1
-            }
-        };
+        let mut rules = Rules::new();
         for &number in &numbers {
-            add(&mut by_action[index].1, number, &conditions);
+            add(&mut rules, number, &conditions);
         }
+        by_rule.push((act, rules));
     }
     let highest = named.keys().next_back().copied();
     let mut filters = Vec::new();
@@ -222,7 +233,7 @@ fn stack(seccomp: &LinuxSeccomp) -> Result<(Vec<Filter>, Action, Option<u32>), S
     }
     // Even an action equal to the default needs its filter: the default
     // filter allows every system call a rule names.
-    for (act, rules) in by_action {
+    for (act, rules) in by_rule {
         filters.push(Filter {
             rules,
             matched: act,
@@ -241,9 +252,9 @@ struct Decision {
     last: Action,
 }
 
-/// The decision for a number whose rules in each filter are `rules`, with
-/// `guard` the guard's result for it.
-fn decide(filters: &[Filter], rules: &[Option<&Match>], guard: Action) -> Decision {
+/// The decision for a number whose rules in each filter are `rules` (the
+/// guard allows every number that gets this far).
+fn decide(filters: &[Filter], rules: &[Option<&Match>]) -> Decision {
     let result = |index: usize, matched: bool| match matched {
         true => filters[index].matched,
         false => filters[index].otherwise,
@@ -251,7 +262,7 @@ fn decide(filters: &[Filter], rules: &[Option<&Match>], guard: Action) -> Decisi
     if !rules.iter().any(|r| matches!(r, Some(Match::AnyOf(_)))) {
         // Every filter's result is fixed: the kernel's choice, from the
         // last filter to the first, replacing only with a more severe one.
-        let mut kept = guard;
+        let mut kept = Action::Allow;
         for (index, rule) in rules.iter().enumerate().rev() {
             let candidate = result(index, rule.is_some());
             if candidate.severity() < kept.severity() {
@@ -275,7 +286,7 @@ fn decide(filters: &[Filter], rules: &[Option<&Match>], guard: Action) -> Decisi
             }
         }
     }
-    results.push((filters.len(), guard, None));
+    results.push((filters.len(), Action::Allow, None));
     // The order in which the kernel would prefer them: the most severe
     // first, and of equal ones the later filter's.
     results.sort_by_key(|&(index, action, _)| (action.severity(), std::cmp::Reverse(index)));
@@ -294,7 +305,7 @@ fn decide(filters: &[Filter], rules: &[Option<&Match>], guard: Action) -> Decisi
             }
         }
     }
-    unreachable!("the guard's result is unconditional")
+    unreachable!("the last result is unconditional")
 }
 
 impl Decision {
@@ -316,10 +327,6 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, String> {
     let (filters, default, highest) = stack(seccomp)?;
     let default_denies = !matches!(default, Action::Allow | Action::Log);
     let enosys_above = highest.filter(|_| default_denies);
-    let guard = |number: u32| match enosys_above {
-        Some(highest) if number > highest => Action::Errno(libc::ENOSYS as u32),
-        _ => Action::Allow,
-    };
     // Each named number's rules in each filter.
     let mut named: BTreeMap<u32, Vec<Option<&Match>>> = BTreeMap::new();
     for (index, filter) in filters.iter().enumerate() {
@@ -338,18 +345,27 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Program, String> {
     let mut ranges: Vec<(u32, Decision)> = Vec::new();
     for start in starts.into_iter().filter(|&s| s < X32_SYSCALL_BIT) {
         let rules = named.get(&start).unwrap_or(&unnamed);
-        let decision = decide(&filters, rules, guard(start));
+        let decision = match enosys_above {
+            Some(highest) if start > highest => Decision {
+                tests: Vec::new(),
+                last: Action::Errno(libc::ENOSYS as u32),
+            },
+            _ => decide(&filters, rules),
+        };
         match (ranges.last(), decision.fixed()) {
             (Some((_, previous)), Some(ret)) if previous.fixed() == Some(ret) => {}
             _ => ranges.push((start, decision)),
         }
     }
     let mut asm = Assembler::default();
-    let kill = asm.label();
+    let (kill, numbers) = (asm.label(), asm.label());
     asm.load(ARCH);
     asm.jump(Compare::Eq, AUDIT_ARCH_X86_64, Target::Next, Target::To(kill));
     asm.load(NR);
+    // -1 is no x32 call: the search puts it above every named number.
+    asm.jump(Compare::Eq, u32::MAX, Target::To(numbers), Target::Next);
     asm.jump(Compare::Ge, X32_SYSCALL_BIT, Target::To(kill), Target::Next);
+    asm.mark(numbers);
     search(&mut asm, &filters, &ranges);
     asm.mark(kill);
     asm.ret(libc::SECCOMP_RET_KILL_PROCESS);

@@ -162,6 +162,8 @@ fn segv() -> ExitCode {
 //   x32  int80                   getpid through the x32 and the i386 entry points
 //   write-at=FD/NAME  read-at=FD/NAME  list-at=FD  mount-tmpfs=PATH
 //   icmp-socket  raw-socket      socket(AF_INET, SOCK_DGRAM or SOCK_RAW, IPPROTO_ICMP)
+//   vsock-socket vsock-socket-high  socket(AF_VSOCK, SOCK_STREAM, 0); -high with bits
+//                                above the 32 the kernel reads set in the family
 // probe run-as UID GID PROG [ARG...]   setgroups([]) if permitted, setresgid, setresuid, execv
 // probe ids                      "uid R E S" of this process
 // ```
@@ -318,6 +320,12 @@ mod hardening {
                     let (af_inet, dgram, raw, icmp) = (2 as c_long, 2 as c_long, 3 as c_long, 1 as c_long);
                     let kind = if name == "raw-socket" { raw } else { dgram };
                     let fd = check(syscall(SYS_SOCKET, af_inet, kind, icmp))?;
+                    close(fd as c_int);
+                    Ok(())
+                }
+                "vsock-socket" | "vsock-socket-high" => {
+                    let af_vsock: c_long = if name == "vsock-socket" { 40 } else { 40 | (1 << 32) };
+                    let fd = check(syscall(SYS_SOCKET, af_vsock, 1 as c_long, 0 as c_long))?;
                     close(fd as c_int);
                     Ok(())
                 }
