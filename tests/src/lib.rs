@@ -8,6 +8,8 @@
 //! - `netns`: per-scenario network namespaces and the usernet policy.
 //! - `cgroups`: the cgroup layout and the cgroup policy.
 //! - `attack`: catching the helper while it runs, for the attack scenarios.
+//! - `target`: a process holding still, with an fd on its /proc/PID, for
+//!   the helper to act on.
 //! - `user`, `rootfs`, `process`: the pieces.
 //!
 //! The probe (src/bin/probe.rs) is the small static program the scenarios
@@ -37,6 +39,7 @@ pub mod harness;
 pub mod netns;
 pub mod process;
 pub mod rootfs;
+pub mod target;
 pub mod user;
 
 pub use libtest_mimic::Failed;

@@ -35,7 +35,8 @@ use burrow_tests::cgroups;
 use burrow_tests::fixture::{Fixture, USER_PATH};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::{BRIDGE, Holder, TestNet, USERNET_FILE};
-use burrow_tests::process::{self, Output, Spawned};
+use burrow_tests::process::{self, Output};
+use burrow_tests::target::{Target, open_proc_dir};
 use burrow_tests::user::SUBUID_FILE;
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::collections::BTreeMap;
@@ -96,52 +97,14 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------
 // Targets and outcomes
 
-/// A process of the test user holding still (the probe's `hold`, usually in
-/// a fresh user namespace), and root's fd on its /proc/PID.
-struct Target {
-    process: Spawned,
-    pid: u32,
-    proc_dir: File,
+/// What the attack scenarios read of a target (`burrow_tests::target`).
+trait Inspect {
+    fn map_files(&self) -> Result<(String, String, String), Failed>;
+    fn maps(&self, f: &Fixture) -> Result<Maps, Failed>;
+    fn fds(&self) -> Result<BTreeMap<RawFd, String>, Failed>;
 }
 
-fn open_proc_dir(pid: u32) -> Result<File, Failed> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(format!("/proc/{pid}"))
-        .map_err(|e| Failed::from(format!("opening /proc/{pid}: {e}")))
-}
-
-impl Target {
-    /// Starts `cmd` (which prints "ready" once it holds still).
-    fn start(mut cmd: Command) -> Result<Target, Failed> {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut process = process::spawn(&mut cmd).map_err(|e| format!("starting {cmd:?}: {e}"))?;
-        let line = process.read_line().map_err(|e| format!("reading from {cmd:?}: {e}"))?;
-        ensure_eq!(line, "ready\n", "the target {cmd:?} did not start");
-        let pid = process.pid;
-        Ok(Target {
-            process,
-            pid,
-            proc_dir: open_proc_dir(pid)?,
-        })
-    }
-
-    /// The test user's process in a fresh user namespace without maps:
-    /// what the runner's container child looks like to the helper.
-    fn user_ns(f: &Fixture) -> Result<Target, Failed> {
-        let mut cmd = f.as_user("unshare");
-        cmd.args(["--user", "--"]).arg(&f.probe).arg("hold");
-        Target::start(cmd)
-    }
-
-    fn read(&self, file: &str) -> Result<String, Failed> {
-        fs::read_to_string(format!("/proc/{}/{file}", self.pid))
-            .map_err(|e| Failed::from(format!("reading /proc/{}/{file}: {e}", self.pid)))
-    }
-
+impl Inspect for Target {
     /// uid_map, gid_map and setgroups, as the kernel shows them.
     fn map_files(&self) -> Result<(String, String, String), Failed> {
         Ok((self.read("uid_map")?, self.read("gid_map")?, self.read("setgroups")?))
@@ -165,13 +128,6 @@ impl Target {
 
     fn fds(&self) -> Result<BTreeMap<RawFd, String>, Failed> {
         fd_table(self.pid).map_err(|e| Failed::from(format!("the fds of {}: {e}", self.pid)))
-    }
-
-    fn end(self) -> Result<(), Failed> {
-        self.process
-            .kill_and_reap()
-            .map(drop)
-            .map_err(|e| Failed::from(format!("ending the target: {e}")))
     }
 }
 
@@ -425,7 +381,7 @@ fn catch_at(
             })
         }
         Moment::IdmapDone => {
-            let target = Target::user_ns(f)?;
+            let target = Target::user_ns(f, &f.user)?;
             let before = target.fds()?;
             let caught = caught(helper_command(f, Some(&target.proc_dir), &own_ids(f)))?;
             let during = during(&running(caught.pid));
@@ -466,7 +422,7 @@ fn catch_at(
         Moment::CgroupDone => {
             let _policy = cgroup_policy(f).shared();
             let name = leaf_name("caught");
-            let target = Target::user_ns(f)?;
+            let target = Target::user_ns(f, &f.user)?;
             let before = target.fds()?;
             let caught = caught(cgroup_command(f, Some(&target.proc_dir), &name))?;
             let during = during(&running(caught.pid));
@@ -668,7 +624,7 @@ fn attack_environment_changes_nothing(f: &Fixture) -> Result<(), Failed> {
     let net = TestNet::new(f, &["brnone"])?;
     let holder = net.holder(user_ids(f))?;
     for (name, envp) in [("clean", &clean), ("hostile", &hostile)] {
-        let target = Target::user_ns(f)?;
+        let target = Target::user_ns(f, &f.user)?;
         let out = with_environment(
             f,
             helper_command(f, Some(&target.proc_dir), &[] as &[&str]),
@@ -690,7 +646,7 @@ fn attack_environment_changes_nothing(f: &Fixture) -> Result<(), Failed> {
             "the maps written, {name} environment"
         );
 
-        let target = Target::user_ns(f)?;
+        let target = Target::user_ns(f, &f.user)?;
         let out = with_environment(
             f,
             helper_command(f, Some(&target.proc_dir), &[] as &[&str]),
@@ -740,7 +696,7 @@ fn attack_environment_changes_nothing(f: &Fixture) -> Result<(), Failed> {
         !Path::new(profile).exists(),
         "{profile} exists: the loader would write to it"
     );
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let mut envp = hostile.clone();
     envp.push(b"LD_PROFILE=libc.so.6".to_vec());
     let out = with_environment(
@@ -848,7 +804,7 @@ fn attack_argv_edge_cases(f: &Fixture) -> Result<(), Failed> {
             "unknown operation \"--help\"".into(),
         ),
     ];
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     for (args, code, line) in cases {
         let cmd = helper_command(f, Some(&target.proc_dir), &args);
         ensure_idmap_refusal(&target, f, cmd, code, &format!("burrow-helper: {line}"))?;
@@ -883,7 +839,7 @@ fn attack_argv_edge_cases(f: &Fixture) -> Result<(), Failed> {
 fn attack_thousand_inherited_fds(f: &Fixture) -> Result<(), Failed> {
     let secret_path = f.scratch("secret");
     let secret = root_file(&secret_path, "root's secret\n", 0o600).map_err(|e| format!("a root-only file: {e}"))?;
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let mut args = own_ids(f);
     args[2] = "1023".into();
     let mut cmd = helper_command(f, None, &args);
@@ -923,7 +879,7 @@ fn attack_thousand_inherited_fds(f: &Fixture) -> Result<(), Failed> {
     )?;
     ensure_eq!(target.maps(f)?, Maps::Complete, "the target's maps");
 
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let mut args = own_ids(f);
     args[2] = "1024".into();
     let cmd = helper_command(f, Some(&target.proc_dir), &args);
@@ -1065,7 +1021,7 @@ fn ensure_floor(outcomes: &[(Limit, Outcome)], floor: u64, what: &str) -> Result
 
 /// idmap under `limit`, on a fresh target.
 fn idmap_under(f: &Fixture, limit: Limit) -> Result<Outcome, Failed> {
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = helper_command(f, Some(&target.proc_dir), &own_ids(f));
     limit.on(&mut cmd);
     let out = run(cmd);
@@ -1107,7 +1063,7 @@ fn veth_under(f: &Fixture, net: &TestNet, limit: Limit) -> Result<Outcome, Faile
 /// cgroup under `limit`, on a fresh target.
 fn cgroup_under(f: &Fixture, limit: Limit) -> Result<Outcome, Failed> {
     let name = leaf_name("limit");
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let before = target.read("cgroup")?;
     let mut cmd = cgroup_command(f, Some(&target.proc_dir), &name);
     limit.on(&mut cmd);
@@ -1176,7 +1132,7 @@ fn attack_hostile_rlimits(f: &Fixture) -> Result<(), Failed> {
         value: 0,
     };
     ensure_eq!(idmap_under(f, fsize)?, Outcome::Done, "idmap under RLIMIT_FSIZE 0");
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let (stdout_path, stderr_path) = (f.scratch("stdout"), f.scratch("stderr"));
     let file = |path: &Path| File::create(path).map_err(|e| format!("{}: {e}", path.display()));
     let mut cmd = helper_command(f, Some(&target.proc_dir), &own_ids(f));
@@ -1301,7 +1257,7 @@ fn attack_signal_storms(f: &Fixture) -> Result<(), Failed> {
         run(cmd)
     };
     for _ in 0..5 {
-        let target = Target::user_ns(f)?;
+        let target = Target::user_ns(f, &f.user)?;
         let out = storm(&target, "STOP,+200,CONT,+100");
         let (helper, last) = out.stdout.rsplit_once("storm: ").unwrap_or_default();
         ensure!(
@@ -1316,7 +1272,7 @@ fn attack_signal_storms(f: &Fixture) -> Result<(), Failed> {
     }
     let mut half_done = Vec::new();
     for i in 0..20 {
-        let target = Target::user_ns(f)?;
+        let target = Target::user_ns(f, &f.user)?;
         let out = storm(&target, &format!("+{},STOP,+50,CONT,TERM", i * 150));
         let maps = target.maps(f)?;
         if !matches!(maps, Maps::Untouched | Maps::Complete) {
@@ -1324,7 +1280,7 @@ fn attack_signal_storms(f: &Fixture) -> Result<(), Failed> {
         }
     }
     for nth in [1, 2] {
-        let target = Target::user_ns(f)?;
+        let target = Target::user_ns(f, &f.user)?;
         let out = sigterm_after_change(f, &target, nth)?;
         let maps = target.maps(f)?;
         if !matches!(maps, Maps::Untouched | Maps::Complete) {
@@ -1382,7 +1338,7 @@ fn attack_cannot_trace_or_read_helper(f: &Fixture) -> Result<(), Failed> {
 /// its setuid bit are helper.rs `helper_refuses_not_privileged`.
 fn attack_fails_closed_when_not_privileged(f: &Fixture) -> Result<(), Failed> {
     let line = "burrow-helper: not privileged: must be installed setuid root and run in the initial user namespace";
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = helper_command(f, Some(&target.proc_dir), &own_ids(f));
     // SAFETY: prctl with plain values.
     unsafe {
@@ -1398,7 +1354,7 @@ fn attack_fails_closed_when_not_privileged(f: &Fixture) -> Result<(), Failed> {
     for (options, nosuid) in [("nosuid,mode=755", true), ("mode=755", false)] {
         let mount = f.scratch("mnt");
         fs::create_dir(&mount).map_err(|e| format!("mkdir {}: {e}", mount.display()))?;
-        let target = Target::user_ns(f)?;
+        let target = Target::user_ns(f, &f.user)?;
         // In a mount namespace of its own, which ends with the helper.
         let script = "mount -t tmpfs -o \"$1\" tmpfs \"$2\" && cp \"$3\" \"$2/helper\" && chmod 4755 \"$2/helper\" \
                       && h=\"$2/helper\" && uid=$4 && gid=$5 && shift 5 \
@@ -1657,7 +1613,7 @@ fn attack_cve_2018_7169_setgroups_denied(f: &Fixture) -> Result<(), Failed> {
 fn attack_cve_2021_4034_argc_0_env_as_argv(f: &Fixture) -> Result<(), Failed> {
     let dir = f.user_dir("pwnkit", 0o755);
     build_traps(f, &dir)?;
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     let mut envp: Vec<Vec<u8>> = own_ids(f).into_iter().map(String::into_bytes).collect();
     envp.extend([
         format!("GCONV_PATH={}/gconv", dir.display()).into_bytes(),
@@ -1757,7 +1713,7 @@ fn attack_cve_2022_47952_no_existence_oracle(f: &Fixture) -> Result<(), Failed> 
         "burrow-helper: veth: target fd 3 is not a network namespace",
         "burrow-helper: cgroup: target fd 3 is not a /proc/PID directory",
     );
-    let target = Target::user_ns(f)?;
+    let target = Target::user_ns(f, &f.user)?;
     for (what, fd) in &fds {
         ensure_idmap_refusal(
             &target,

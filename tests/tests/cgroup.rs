@@ -27,6 +27,7 @@ use burrow_tests::fixture::{Fixture, kill_processes_of};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::POLICY_DIR;
 use burrow_tests::process::{self, Output, Spawned};
+use burrow_tests::target::Target;
 use burrow_tests::user::TestUser;
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::collections::{BTreeMap, BTreeSet};
@@ -181,60 +182,6 @@ fn ensure_refused(out: &Output, code: i32, line: &str) -> Result<(), Failed> {
     Ok(())
 }
 
-/// A process holding still (the probe's `hold`), and an fd on /proc/PID.
-struct Target {
-    process: Spawned,
-    pid: u32,
-    proc_dir: File,
-}
-
-fn open_proc_dir(pid: u32) -> File {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(format!("/proc/{pid}"))
-        .expect("open /proc/PID")
-}
-
-impl Target {
-    /// Starts `cmd` (which must end by running `probe hold`) and waits for
-    /// its "ready".
-    fn start(mut cmd: Command) -> Result<Target, Failed> {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut process = process::spawn(&mut cmd).map_err(|e| format!("starting {cmd:?}: {e}"))?;
-        let line = process.read_line().map_err(|e| format!("reading from {cmd:?}: {e}"))?;
-        ensure_eq!(line, "ready\n", "the target {cmd:?} did not start");
-        let pid = process.pid;
-        Ok(Target {
-            process,
-            pid,
-            proc_dir: open_proc_dir(pid),
-        })
-    }
-
-    /// `user`'s process in a fresh user namespace: what the runner's
-    /// container child looks like to the helper.
-    fn user_ns(f: &Fixture, user: &TestUser) -> Result<Target, Failed> {
-        let mut cmd = f.as_other(user, "unshare");
-        cmd.args(["--user", "--"]).arg(&f.probe).arg("hold");
-        Target::start(cmd)
-    }
-
-    /// Its /proc/PID/cgroup.
-    fn cgroup(&self) -> String {
-        fs::read_to_string(format!("/proc/{}/cgroup", self.pid)).expect("read /proc/PID/cgroup")
-    }
-
-    fn end(self) -> Result<(), Failed> {
-        self.process
-            .kill_and_reap()
-            .map(drop)
-            .map_err(|e| Failed::from(format!("ending the target: {e}")))
-    }
-}
-
 /// `burrow-helper cgroup --proc-fd 3 --name NAME` as `user`, with `fd` as fd 3.
 fn helper_as(f: &Fixture, user: &TestUser, fd: Option<&File>, name: &str) -> Output {
     let mut cmd = f.as_other(user, &f.helper);
@@ -302,10 +249,10 @@ impl Drop for Delegation {
 /// the target where it was, and no leaf `name` anywhere.
 fn ensure_helper_refuses(f: &Fixture, name: &str, code: i32, line: &str) -> Result<(), Failed> {
     let target = Target::user_ns(f, &f.user)?;
-    let before = target.cgroup();
+    let before = target.read("cgroup")?;
     let out = helper(f, &target, name);
     ensure_refused(&out, code, line).map_err(|e| format!("helper --name {name:?}: {}", e.message().unwrap_or("")))?;
-    ensure_eq!(target.cgroup(), before, "the target's cgroups after the refusal");
+    ensure_eq!(target.read("cgroup")?, before, "the target's cgroups after the refusal");
     ensure_no_leaf(f, f.user.uid, name)?;
     target.end()
 }
@@ -585,11 +532,11 @@ fn cgroup_refuses_without_policy_entry(f: &Fixture) -> Result<(), Failed> {
             user.name
         );
         let target = Target::user_ns(f, user)?;
-        let before = target.cgroup();
+        let before = target.read("cgroup")?;
         let name = leaf_name("nopolicy");
         let out = helper_as(f, user, Some(&target.proc_dir), &name);
         ensure_refused(&out, exit::REFUSED, &format!("burrow-helper: {refusal}"))?;
-        ensure_eq!(target.cgroup(), before, "the target's cgroups");
+        ensure_eq!(target.read("cgroup")?, before, "the target's cgroups");
         target.end()?;
 
         let out = run(burrow_as(f, user, &["--pids-limit", "20", "--", "true"]));
@@ -664,7 +611,7 @@ fn cgroup_refuses_other_users_target(f: &Fixture) -> Result<(), Failed> {
     cmd.arg("hold").env_clear().current_dir("/");
     process::die_with_parent(&mut cmd);
     let target = Target::start(cmd)?;
-    let before = target.cgroup();
+    let before = target.read("cgroup")?;
     let name = leaf_name("rootstarget");
     let out = helper(f, &target, &name);
     let line = format!(
@@ -672,7 +619,7 @@ fn cgroup_refuses_other_users_target(f: &Fixture) -> Result<(), Failed> {
         f.user.uid
     );
     ensure_refused(&out, exit::REFUSED, &line)?;
-    ensure_eq!(target.cgroup(), before, "root's process's cgroups");
+    ensure_eq!(target.read("cgroup")?, before, "root's process's cgroups");
     ensure_no_leaf(f, f.user.uid, &name)?;
     target.end()
 }
@@ -703,10 +650,10 @@ fn cgroup_refuses_non_procfs_fd(f: &Fixture) -> Result<(), Failed> {
     let name = leaf_name("notproc");
     ensure_refused(&helper_as(f, &f.user, Some(&fd), &name), exit::REFUSED, line)?;
     let target = Target::user_ns(f, &f.user)?;
-    let before = target.cgroup();
+    let before = target.read("cgroup")?;
     let status = File::open(format!("/proc/{}/status", target.pid)).expect("open /proc/PID/status");
     ensure_refused(&helper_as(f, &f.user, Some(&status), &name), exit::REFUSED, line)?;
-    ensure_eq!(target.cgroup(), before, "the target's cgroups");
+    ensure_eq!(target.read("cgroup")?, before, "the target's cgroups");
     ensure_refused(
         &helper_as(f, &f.user, None, &name),
         exit::REFUSED,
@@ -726,7 +673,7 @@ fn cgroup_refuses_target_in_another_cgroup(f: &Fixture) -> Result<(), Failed> {
     let target = Target::user_ns(f, &f.user)?;
     fs::write(elsewhere.0.join("cgroup.procs"), target.pid.to_string())
         .map_err(|e| format!("moving our target into {}: {e}", elsewhere.0.display()))?;
-    let before = target.cgroup();
+    let before = target.read("cgroup")?;
     let name = leaf_name("elsewhere");
     let out = helper(f, &target, &name);
     let line = format!(
@@ -734,7 +681,7 @@ fn cgroup_refuses_target_in_another_cgroup(f: &Fixture) -> Result<(), Failed> {
         hierarchy.mount.display()
     );
     ensure_refused(&out, exit::REFUSED, &line)?;
-    ensure_eq!(target.cgroup(), before, "the target's cgroups");
+    ensure_eq!(target.read("cgroup")?, before, "the target's cgroups");
     ensure_no_leaf(f, f.user.uid, &name)?;
     note(
         "cgroup_refuses_target_in_another_cgroup",
@@ -922,14 +869,14 @@ fn cgroup_rolls_back_on_existing_leaf(f: &Fixture) -> Result<(), Failed> {
     let last = layout(f).delegated().last().ok_or("no delegated hierarchy")?.clone();
     let existing = OwnCgroup::create(last.delegated_dir(uid).join(&name))?;
     let target = Target::user_ns(f, &f.user)?;
-    let before = target.cgroup();
+    let before = target.read("cgroup")?;
     let out = helper(f, &target, &name);
     ensure_refused(
         &out,
         exit::REFUSED,
         &format!("burrow-helper: cgroup: {name} already exists"),
     )?;
-    ensure_eq!(target.cgroup(), before, "the target's cgroups");
+    ensure_eq!(target.read("cgroup")?, before, "the target's cgroups");
     for h in layout(f).delegated().filter(|h| h.mount != last.mount) {
         let leaf = h.delegated_dir(uid).join(&name);
         ensure!(!leaf.exists(), "{} was not rolled back", leaf.display());
@@ -1019,7 +966,7 @@ fn cgroup_delegates_v1_and_v2(f: &Fixture) -> Result<(), Failed> {
     let (uid, gid) = (f.user.uid, f.user.gid);
     let mut delegation = Delegation::request(f, &leaf_name("delegate"))?;
     let target = delegation.target();
-    let after = target.cgroup();
+    let after = target.read("cgroup")?;
     for (h, leaf) in layout(f).delegated().zip(&delegation.leaves) {
         ensure_eq!(
             h.path_in(&after),

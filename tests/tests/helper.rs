@@ -13,7 +13,8 @@ use burrow_shared::subid;
 use burrow_tests::attack::build_marker_library;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
-use burrow_tests::process::{self, Output, Spawned};
+use burrow_tests::process::{self, Output};
+use burrow_tests::target::Target;
 use burrow_tests::user::{SUBGID_FILE, SUBUID_FILE, read_subid_file};
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::fs::{self, File, OpenOptions};
@@ -71,48 +72,17 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------
 // Targets
 
-/// A process holding still (the probe's `hold`: it prints "ready", then
-/// waits for EOF on stdin), and an fd on its /proc/PID directory.
-struct Target {
-    process: Spawned,
-    pid: u32,
-    proc_dir: File,
+/// What the idmap scenarios read of a target (`burrow_tests::target`).
+trait MapFiles {
+    fn map(&self, kind: &str) -> String;
+    fn uid_map(&self) -> Vec<IdMapping>;
+    fn gid_map(&self) -> Vec<IdMapping>;
+    fn setgroups(&self) -> String;
+    fn state(&self) -> (String, String, String);
+    fn ensure_untouched(&self) -> Result<(), Failed>;
 }
 
-fn open_proc_dir(pid: u32) -> File {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(format!("/proc/{pid}"))
-        .expect("open /proc/PID")
-}
-
-impl Target {
-    /// Starts `cmd` (which must end by running `probe hold`) and waits
-    /// for its "ready", skipping `lines_before` lines.
-    fn start(mut cmd: Command) -> Target {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut process = process::spawn(&mut cmd).expect("start the target");
-        let line = process.read_line().expect("read the target's stdout");
-        assert_eq!(line, "ready\n", "the target did not start: {cmd:?}");
-        let pid = process.pid;
-        Target {
-            process,
-            pid,
-            proc_dir: open_proc_dir(pid),
-        }
-    }
-
-    /// The test user's process in a fresh user namespace without maps: what
-    /// the runner's container child looks like to the helper.
-    fn user_ns(f: &Fixture) -> Target {
-        let mut cmd = f.as_user("unshare");
-        cmd.args(["--user", "--"]).arg(&f.probe).arg("hold");
-        Target::start(cmd)
-    }
-
+impl MapFiles for Target {
     fn map(&self, kind: &str) -> String {
         fs::read_to_string(format!("/proc/{}/{kind}", self.pid)).expect("read a map file")
     }
@@ -204,7 +174,7 @@ fn ensure_refused(out: &Output, code: i32, line: &str) -> Result<(), Failed> {
 /// Calls the helper on a fresh unmapped target; expects a refusal and an
 /// untouched target.
 fn ensure_refusal(f: &Fixture, args: &[String], code: i32, line: &str) -> Result<(), Failed> {
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let out = helper(f, &target, args);
     ensure_refused(&out, code, line)
         .map_err(|e| Failed::from(format!("helper {args:?}: {}", e.message().unwrap_or(""))))?;
@@ -251,7 +221,7 @@ fn helper_maps_subordinate_ranges(f: &Fixture) -> Result<(), Failed> {
     let gid_map = vec![m(0, ids.gid, 1), m(1, ids.subgid.start(), capped(ids.subgid))];
 
     // Own ids and subordinate ranges: setgroups stays allowed.
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let out = helper(f, &target, &idmap_args(&uid_map, &gid_map));
     ensure_ok(
         &out,
@@ -262,7 +232,7 @@ fn helper_maps_subordinate_ranges(f: &Fixture) -> Result<(), Failed> {
     ensure_eq!(target.setgroups(), "allow\n", "setgroups");
 
     // Only the caller's own ids: setgroups is denied first.
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let (uid_map, gid_map) = (vec![m(0, ids.uid, 1)], vec![m(0, ids.gid, 1)]);
     let out = helper(f, &target, &idmap_args(&uid_map, &gid_map));
     ensure_ok(
@@ -274,7 +244,7 @@ fn helper_maps_subordinate_ranges(f: &Fixture) -> Result<(), Failed> {
     ensure_eq!(target.setgroups(), "deny\n", "setgroups");
 
     // No gid map at all: setgroups is left alone.
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let out = helper(f, &target, &idmap_args(&uid_map, &[]));
     ensure_ok(
         &out,
@@ -435,7 +405,7 @@ fn helper_refuses_other_users_target(f: &Fixture) -> Result<(), Failed> {
         .env_clear()
         .current_dir("/");
     process::die_with_parent(&mut cmd);
-    let target = Target::start(cmd);
+    let target = Target::start(cmd)?;
     let out = helper(f, &target, &own_ids_args(f));
     let line = format!(
         "burrow-helper: idmap: target process belongs to uid 0, not to the caller (uid {})",
@@ -449,7 +419,7 @@ fn helper_refuses_other_users_target(f: &Fixture) -> Result<(), Failed> {
 fn helper_refuses_initial_userns_target(f: &Fixture) -> Result<(), Failed> {
     let mut cmd = f.as_user(&f.probe);
     cmd.arg("hold");
-    let target = Target::start(cmd);
+    let target = Target::start(cmd)?;
     let before = target.state();
     let out = helper(f, &target, &own_ids_args(f));
     ensure_refused(
@@ -472,7 +442,7 @@ fn helper_refuses_nested_userns_target(f: &Fixture) -> Result<(), Failed> {
     cmd.args(["--user", "--map-root-user", "--", "unshare", "--user", "--"])
         .arg(&f.probe)
         .arg("hold");
-    let target = Target::start(cmd);
+    let target = Target::start(cmd)?;
     // setgroups is "deny" already, inherited from the outer namespace.
     let before = target.state();
     let out = helper(f, &target, &own_ids_args(f));
@@ -523,12 +493,7 @@ fn helper_refuses_userns_owned_by_another(f: &Fixture) -> Result<(), Failed> {
         "ready\n",
         "the target's second line"
     );
-    let pid = process.pid;
-    let target = Target {
-        process,
-        pid,
-        proc_dir: open_proc_dir(pid),
-    };
+    let target = Target::held(process)?;
     let before = target.state();
     let out = helper(f, &target, &own_ids_args(f));
     // The kernel refuses the (dropped) helper a look at a namespace the caller
@@ -543,7 +508,7 @@ fn helper_refuses_userns_owned_by_another(f: &Fixture) -> Result<(), Failed> {
 
 fn helper_refuses_already_mapped_target(f: &Fixture) -> Result<(), Failed> {
     let ids = ids(f);
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let first = idmap_args(&[m(0, ids.uid, 1)], &[]);
     ensure_ok(
         &helper(f, &target, &first),
@@ -558,7 +523,7 @@ fn helper_refuses_already_mapped_target(f: &Fixture) -> Result<(), Failed> {
     )?;
     ensure_eq!(target.state(), before, "the target's maps");
 
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let first = idmap_args(&[], &[m(0, ids.gid, 1)]);
     ensure_ok(
         &helper(f, &target, &first),
@@ -576,7 +541,7 @@ fn helper_refuses_already_mapped_target(f: &Fixture) -> Result<(), Failed> {
 }
 
 fn helper_refuses_exited_target(f: &Fixture) -> Result<(), Failed> {
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let Target { process, proc_dir, .. } = target;
     process.kill_and_reap().expect("kill and reap the target");
     let out = run(helper_command(f, &f.helper, Some(&proc_dir), &own_ids_args(f)));
@@ -595,7 +560,7 @@ fn helper_refuses_non_procfs_fd(f: &Fixture) -> Result<(), Failed> {
     let out = run(helper_command(f, &f.helper, Some(&fd), &own_ids_args(f)));
     ensure_refused(&out, exit::REFUSED, line)?;
     // On procfs, but a file rather than a /proc/PID directory.
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let status = File::open(format!("/proc/{}/status", target.pid)).expect("open /proc/PID/status");
     let out = run(helper_command(f, &f.helper, Some(&status), &own_ids_args(f)));
     ensure_refused(&out, exit::REFUSED, line)?;
@@ -610,7 +575,7 @@ fn helper_refuses_unopened_fd(f: &Fixture) -> Result<(), Failed> {
 /// execve with an empty argv. (Since Linux 5.18 the kernel then supplies
 /// an empty argv[0], so the helper sees `[""]`: that must count as empty.)
 fn helper_refuses_argc_0(f: &Fixture) -> Result<(), Failed> {
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = helper_command(f, &f.helper, Some(&target.proc_dir), &[]);
     process::exec_with_empty_argv(&mut cmd, &f.helper);
     let out = run(cmd);
@@ -629,7 +594,7 @@ fn helper_survives_closed_stdio(f: &Fixture) -> Result<(), Failed> {
     // A valid request is carried out.
     let uid_map = vec![m(0, ids.uid, 1), m(1, ids.subuid.start(), capped(ids.subuid))];
     let gid_map = vec![m(0, ids.gid, 1), m(1, ids.subgid.start(), capped(ids.subgid))];
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = helper_command(f, &f.helper, Some(&target.proc_dir), &idmap_args(&uid_map, &gid_map));
     process::close_stdio(&mut cmd);
     let out = run(cmd);
@@ -648,7 +613,7 @@ fn helper_survives_closed_stdio(f: &Fixture) -> Result<(), Failed> {
         &[m(0, ids.uid, 1), m(1, granted.start() + 1, granted.count())],
         &[m(0, ids.gid, 1)],
     );
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = helper_command(f, &f.helper, Some(&target.proc_dir), &args);
     process::close_stdio(&mut cmd);
     let out = run(cmd);
@@ -712,7 +677,7 @@ fn helper_ignores_hostile_environment(f: &Fixture) -> Result<(), Failed> {
     // A valid request succeeds normally.
     let uid_map = vec![m(0, ids.uid, 1), m(1, ids.subuid.start(), capped(ids.subuid))];
     let gid_map = vec![m(0, ids.gid, 1), m(1, ids.subgid.start(), capped(ids.subgid))];
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = helper_command(f, &f.helper, Some(&target.proc_dir), &idmap_args(&uid_map, &gid_map));
     hostile(&mut cmd);
     let out = run(cmd);
@@ -730,7 +695,7 @@ fn helper_ignores_hostile_environment(f: &Fixture) -> Result<(), Failed> {
     // The policy comes from /etc/subuid, not from the environment.
     let granted = granted_range(f, SUBUID_FILE, ids.subuid);
     let outside = m(1, granted.end(), 1);
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = helper_command(
         f,
         &f.helper,
@@ -754,7 +719,7 @@ fn helper_ignores_hostile_environment(f: &Fixture) -> Result<(), Failed> {
 fn helper_refuses_not_privileged(f: &Fixture) -> Result<(), Failed> {
     let line = "burrow-helper: not privileged: must be installed setuid root and run in the initial user namespace";
     // Installed without the setuid bit.
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let out = run(helper_command(
         f,
         &f.helper_unprivileged,
@@ -764,7 +729,7 @@ fn helper_refuses_not_privileged(f: &Fixture) -> Result<(), Failed> {
     ensure_refused(&out, exit::OS_ERROR, line)?;
     target.ensure_untouched()?;
     // Setuid, but run inside a user namespace where the caller is root.
-    let target = Target::user_ns(f);
+    let target = Target::user_ns(f, &f.user)?;
     let mut cmd = f.as_user("unshare");
     cmd.args(["--user", "--map-root-user", "--"])
         .arg(&f.helper)
