@@ -194,39 +194,36 @@ fn new_mount(mount: &Mount, typ: &str) -> io::Result<OwnedFd> {
 }
 
 /// An O_PATH fd on `destination` inside `root`, creating missing directories
-/// (and the last component as an empty file when `file`).
+/// (and the last component as an empty file when `file`). Only the normal
+/// components of `destination` count.
 fn make_target(root: BorrowedFd, destination: &Path, file: bool) -> io::Result<OwnedFd> {
-    match open_in_root(root, destination) {
+    let path: PathBuf = std::iter::once(Component::RootDir)
+        .chain(destination.components().filter(|c| matches!(c, Component::Normal(_))))
+        .collect();
+    make_path(root, &path, file)
+}
+
+/// `make_target` for a path of normal components below `/`: tries the path
+/// itself first, then makes its parent the same way and creates the last
+/// component in it, so a mount point whose parent exists costs one failed
+/// lookup, one lookup of the parent and the creation.
+fn make_path(root: BorrowedFd, path: &Path, file: bool) -> io::Result<OwnedFd> {
+    match open_in_root(root, path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         result => return result,
     }
-    let parts: Vec<_> = destination
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(name) => Some(name),
-            _ => None,
-        })
-        .collect();
-    let mut current = PathBuf::from("/");
-    for (index, name) in parts.iter().enumerate() {
-        let next = current.join(name);
-        match open_in_root(root, &next) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let parent = open_in_root(root, &current)?;
-                let last = index + 1 == parts.len();
-                if last && file {
-                    let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
-                    openat(parent, *name, flags, Mode::from_bits_truncate(0o644))?;
-                } else {
-                    mkdirat(parent, *name, Mode::from_bits_truncate(0o755))?;
-                }
-            }
-            Err(e) => return Err(e),
-            Ok(_) => {}
-        }
-        current = next;
+    // `/` always exists, so a missing path has a parent and a name.
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::ErrorKind::NotFound.into());
+    };
+    let parent = make_path(root, parent, false)?;
+    if file {
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        openat(parent.as_fd(), name, flags, Mode::from_bits_truncate(0o644))?;
+    } else {
+        mkdirat(parent.as_fd(), name, Mode::from_bits_truncate(0o755))?;
     }
-    open_in_root(root, destination)
+    open_in_root(root, path)
 }
 
 fn add_dev_links(root: BorrowedFd) -> Result<(), Failure> {
