@@ -38,14 +38,16 @@ for variable in $(compgen -e | grep '^BURROW_' || true); do unset "$variable"; d
 
 # Under sudo, build as the invoking user, with their toolchain, so the
 # checkout's target/ stays theirs; only the install below needs root.
+build=(cargo build --release --locked -p burrow -p burrow-helper)
 if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
     user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-    release=$(sudo -u "$SUDO_USER" env -u CARGO_TARGET_DIR HOME="$user_home" PATH="$user_home/.cargo/bin:$PATH" \
-        scripts/build-release target) ||
+    sudo -u "$SUDO_USER" env -u CARGO_TARGET_DIR HOME="$user_home" PATH="$user_home/.cargo/bin:$PATH" "${build[@]}" ||
         { echo "install.sh: building as $SUDO_USER failed (is a Rust toolchain installed for $SUDO_USER?)" >&2; exit 1; }
+    release=target/release
 else
     command -v cargo >/dev/null || { echo "install.sh: cargo not found: install a Rust toolchain first" >&2; exit 1; }
-    release=$(scripts/build-release "${CARGO_TARGET_DIR:-target}")
+    "${build[@]}"
+    release="${CARGO_TARGET_DIR:-target}/release"
 fi
 
 install -d -o root -g root -m 0755 "$prefix/bin" "$prefix/libexec" "$prefix/libexec/burrow"

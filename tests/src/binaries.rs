@@ -1,16 +1,16 @@
-//! Fresh binaries for the integration tests: burrow, burrow-helper and the
-//! probe, built as they ship (scripts/build-release: release, static) into
-//! target/integration (so the outer cargo's build lock does not matter).
-//! Runs as root in the test binary.
+//! Fresh binaries for the integration tests: a nested `cargo build --release`
+//! of burrow and burrow-helper, and a static build of the probe, each into
+//! its own target directory below the workspace's target/ (so the outer
+//! cargo's build lock does not matter). Runs as root in the test binary.
 
 use crate::cgroups;
 use crate::netns;
 use std::env;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The workspace root: the parent of this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
@@ -24,16 +24,15 @@ fn cargo() -> OsString {
     env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
-/// A nested build (`program`: cargo, or scripts/build-release) that is not
-/// steered by the outer build's environment: target dir, flags and the
-/// helper's compile-time policy paths are ours. The subordinate id files
-/// stay the real /etc/subuid and /etc/subgid (the test users get real
-/// entries); the usernet file and the state directory are the fixture's own
-/// (see `netns`), and so is the cgroup policy (see `cgroups`: the real
-/// /etc/burrow/cgroup is never read), in every build, so that all test
-/// binaries share one build of the helper.
-fn nested_build(program: impl AsRef<OsStr>) -> Command {
-    let mut cmd = Command::new(program);
+/// A nested cargo that is not steered by the outer build's environment:
+/// target dir, flags and the helper's compile-time policy paths are ours.
+/// The subordinate id files stay the real /etc/subuid and /etc/subgid (the
+/// test users get real entries); the usernet file and the state directory
+/// are the fixture's own (see `netns`), and so is the cgroup policy (see
+/// `cgroups`: the real /etc/burrow/cgroup is never read), in every build, so
+/// that all test binaries share one build of the helper.
+fn nested_cargo(target_dir: &Path) -> Command {
+    let mut cmd = Command::new(cargo());
     cmd.current_dir(workspace_root());
     for var in [
         "CARGO_TARGET_DIR",
@@ -46,50 +45,60 @@ fn nested_build(program: impl AsRef<OsStr>) -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("CARGO", cargo())
-        .env("CARGO_TERM_QUIET", "true")
-        .env("BURROW_USERNET_FILE", netns::USERNET_FILE)
+    cmd.env("BURROW_USERNET_FILE", netns::USERNET_FILE)
         .env("BURROW_STATE_DIR", netns::STATE_DIR)
         .env("BURROW_CGROUP_FILE", cgroups::CGROUP_FILE);
+    cmd.args(["build", "--release", "--quiet", "--target-dir"])
+        .arg(target_dir);
     cmd
 }
 
-/// Runs a build; returns what it printed on stdout, trimmed.
-fn run_build(cmd: &mut Command) -> io::Result<String> {
+fn run_build(cmd: &mut Command) -> io::Result<()> {
     eprintln!("burrow-tests: {cmd:?}");
-    let out = cmd.stderr(Stdio::inherit()).output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!("{cmd:?}: {}", out.status)));
+    let status = cmd.status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!("{cmd:?}: {status}")));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    Ok(())
 }
 
-/// Builds the given packages (e.g. `burrow`, `burrow-helper`) as they
-/// ship; returns the directory holding their executables.
+/// Builds the given packages (e.g. `burrow`, `burrow-helper`) in release
+/// mode; returns the directory holding their executables.
 pub fn build_release(packages: &[&str]) -> io::Result<PathBuf> {
-    build_static(packages, packages)
-}
-
-/// Builds the probe, a static program for the busybox rootfs; returns its
-/// path.
-pub fn build_probe() -> io::Result<PathBuf> {
-    Ok(build_static(&["burrow-tests"], &["probe"])?.join("probe"))
-}
-
-/// Builds `packages` through scripts/build-release and checks that each of
-/// `executables` came out static; returns the directory holding them.
-fn build_static(packages: &[&str], executables: &[&str]) -> io::Result<PathBuf> {
     let target_dir = workspace_root().join("target").join("integration");
-    let mut cmd = nested_build(workspace_root().join("scripts").join("build-release"));
-    cmd.arg(&target_dir).args(packages);
-    let release = PathBuf::from(run_build(&mut cmd)?);
-    for executable in executables {
-        let executable = release.join(executable);
-        if !is_static(&executable)? {
-            return Err(io::Error::other(format!("{} is not static", executable.display())));
-        }
+    let mut cmd = nested_cargo(&target_dir);
+    for package in packages {
+        cmd.args(["-p", package]);
     }
-    Ok(release)
+    run_build(&mut cmd)?;
+    Ok(target_dir.join("release"))
+}
+
+/// The host's target triple, from `rustc -vV`.
+fn host_triple() -> io::Result<String> {
+    let out = Command::new(env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .arg("-vV")
+        .output()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .map(str::to_owned)
+        .ok_or_else(|| io::Error::other("rustc -vV printed no host: line"))
+}
+
+/// Builds the probe as a static executable and returns its path.
+pub fn build_probe() -> io::Result<PathBuf> {
+    let triple = host_triple()?;
+    let target_dir = workspace_root().join("target").join("integration-probe");
+    let mut cmd = nested_cargo(&target_dir);
+    cmd.args(["-p", "burrow-tests", "--bin", "probe", "--target", &triple])
+        .env("RUSTFLAGS", "-C target-feature=+crt-static");
+    run_build(&mut cmd)?;
+    let probe = target_dir.join(&triple).join("release").join("probe");
+    if !is_static(&probe)? {
+        return Err(io::Error::other(format!("{} is not static", probe.display())));
+    }
+    Ok(probe)
 }
 
 /// Whether an ELF64 little-endian executable has no program interpreter

@@ -11,7 +11,6 @@ use burrow_shared::ids::{IdMapping, IdRange, parse_map_file};
 use burrow_shared::request::USAGE;
 use burrow_shared::subid;
 use burrow_tests::attack::build_marker_library;
-use burrow_tests::binaries;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::process::{self, Output};
@@ -637,6 +636,8 @@ fn helper_ignores_hostile_environment(f: &Fixture) -> Result<(), Failed> {
     let libdir = dir.join("lib");
     fs::create_dir(&libdir).expect("mkdir");
     build_marker_library(&dir, &preload, &marker)?;
+    // Shadows the helper's libgcc_s.so.1 if LD_LIBRARY_PATH is honoured.
+    build_marker_library(&dir, &libdir.join("libgcc_s.so.1"), &marker)?;
     // Policy files granting the user everything, if the helper read paths
     // from its environment.
     let everything = format!("{}:1:4000000000\n", f.user.name);
@@ -653,13 +654,14 @@ fn helper_ignores_hostile_environment(f: &Fixture) -> Result<(), Failed> {
         "control: LD_PRELOAD did not run the constructor: {out}"
     );
     fs::remove_file(&marker).expect("remove the marker");
-    // The helper is static: no dynamic loader runs for it, so no LD_*
-    // variable is read before main (scripts/build-release).
+    let mut control = f.as_user(&f.helper_unprivileged);
+    control.arg("--help").env("LD_LIBRARY_PATH", &libdir);
+    let out = run(control);
     ensure!(
-        binaries::is_static(&f.helper).map_err(|e| format!("reading {}: {e}", f.helper.display()))?,
-        "{} has a program interpreter",
-        f.helper.display()
+        marker.exists() || (out.code() != 0 && out.stderr.contains(&*libdir.to_string_lossy())),
+        "control: LD_LIBRARY_PATH did not load the fake libgcc_s.so.1 into a non-setuid copy: {out}"
     );
+    let _ = fs::remove_file(&marker);
 
     let hostile = |cmd: &mut Command| {
         cmd.env("LD_PRELOAD", &preload)
