@@ -44,6 +44,15 @@ fn command_ok(cmd: &mut Command) -> io::Result<()> {
 }
 
 /// The entries of a subid file (an absent file has none).
+/// An id, both as uid and as gid, that names nobody in the password and
+/// group databases (4000000000 and up): a caller NSS knows nothing of.
+pub fn unnamed_id() -> Option<u32> {
+    // SAFETY: getpwuid and getgrgid return a pointer into a static buffer,
+    // which is only compared with null here.
+    let unnamed = |id: u32| unsafe { libc::getpwuid(id).is_null() && libc::getgrgid(id).is_null() };
+    (4_000_000_000..4_000_001_000).find(|&id| unnamed(id))
+}
+
 pub fn read_subid_file(path: &str) -> io::Result<Vec<SubidEntry>> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,

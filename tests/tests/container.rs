@@ -11,12 +11,13 @@ use burrow_shared::subid;
 use burrow_tests::fixture::{Fixture, kill_processes_of};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::process::{self, Output};
-use burrow_tests::user::{SUBUID_FILE, TestUser, read_subid_file};
+use burrow_tests::user::{SUBUID_FILE, TestUser, read_subid_file, unnamed_id};
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
@@ -27,6 +28,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         container_maps_own_id_and_subordinate_range,
     ),
     ("container_custom_maps", container_custom_maps),
+    ("container_for_caller_without_names", container_for_caller_without_names),
     ("container_command_is_pid_1", container_command_is_pid_1),
     (
         "container_sees_only_its_own_processes",
@@ -148,6 +150,36 @@ fn container_maps_own_id_and_subordinate_range(f: &Fixture) -> Result<(), Failed
             "{file} inside"
         );
     }
+    Ok(())
+}
+
+/// A caller whose uid and gid name nobody (glibc's NSS then asks every
+/// source nsswitch.conf lists, loading their modules: a statically linked
+/// burrow died of SIGSEGV here): no subordinate ids can be granted to it by
+/// name, so only its own ids are mapped, with the notice.
+fn container_for_caller_without_names(f: &Fixture) -> Result<(), Failed> {
+    let id = unnamed_id().ok_or("no unnamed id")?;
+    let mut cmd = Command::new(&f.burrow);
+    cmd.args(["run", "--rootfs"])
+        .arg(&f.rootfs)
+        .args(["--", "cat", "/proc/self/uid_map"])
+        .uid(id)
+        .gid(id)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir("/");
+    process::die_with_parent(&mut cmd);
+    let out = run(cmd);
+    let notice = format!(
+        "burrow: no subordinate uids or gids for you in /etc/subuid and /etc/subgid: \
+         only your own uid {id} and gid {id} are mapped (as 0)\n"
+    );
+    ensure_eq!(
+        (out.code(), out.stderr.as_str()),
+        (0, notice.as_str()),
+        "exit code and stderr"
+    );
+    ensure_eq!(parse_map_file(&out.stdout), Some(vec![m(0, id, 1)]), "uid_map inside");
     Ok(())
 }
 

@@ -15,11 +15,12 @@ use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::process::{self, Output};
 use burrow_tests::target::Target;
-use burrow_tests::user::{SUBGID_FILE, SUBUID_FILE, read_subid_file};
+use burrow_tests::user::{SUBGID_FILE, SUBUID_FILE, read_subid_file, unnamed_id};
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
@@ -58,6 +59,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("helper_survives_closed_stdio", helper_survives_closed_stdio),
     ("helper_ignores_hostile_environment", helper_ignores_hostile_environment),
     ("helper_refuses_not_privileged", helper_refuses_not_privileged),
+    (
+        "helper_handles_caller_without_names",
+        helper_handles_caller_without_names,
+    ),
     ("helper_usage_errors", helper_usage_errors),
 ];
 
@@ -738,6 +743,31 @@ fn helper_refuses_not_privileged(f: &Fixture) -> Result<(), Failed> {
     let out = run(cmd);
     ensure_refused(&out, exit::OS_ERROR, line)?;
     target.ensure_untouched()
+}
+
+/// A caller whose uid and gid name nobody: glibc's NSS then asks every
+/// source nsswitch.conf lists, loading their modules (a statically linked
+/// helper died of SIGSEGV here). The helper names the caller by number and
+/// refuses with its one line; the cgroup operation looks up the caller's
+/// name and groups before it opens the target, which is not the caller's.
+fn helper_handles_caller_without_names(f: &Fixture) -> Result<(), Failed> {
+    let id = unnamed_id().ok_or("no unnamed id")?;
+    let mut cmd = f.as_user(&f.probe);
+    cmd.arg("hold");
+    let target = Target::start(cmd)?;
+    let mut cmd = Command::new(&f.helper);
+    cmd.args(["cgroup", "--proc-fd", "3", "--name", "c1"])
+        .uid(id)
+        .gid(id)
+        .env_clear()
+        .current_dir("/");
+    process::pass_fd(&mut cmd, target.proc_dir.as_raw_fd(), 3);
+    let out = run(cmd);
+    let line = format!(
+        "burrow-helper: cgroup: target process belongs to uid {}, not to the caller (uid {id})",
+        f.user.uid
+    );
+    ensure_refused(&out, exit::REFUSED, &line)
 }
 
 fn helper_usage_errors(f: &Fixture) -> Result<(), Failed> {
