@@ -768,12 +768,7 @@ fn memory(s: &Setup, workers: &mut [Worker], sleep_default: usize, sleep_full: u
 
 fn counters(s: &Setup, w: &mut Worker, sleep_full: usize) -> Res<Value> {
     let runner = sample_runner(w, sleep_full)?;
-    let pid = w.child.id();
-    let veths = sys::interfaces_of(pid)
-        .map_err(|e| format!("interfaces in the benchmark namespace: {e}"))?
-        .into_iter()
-        .filter(|n| n != "lo" && n != setup::BRIDGE)
-        .count();
+    let veths = settled_veths(w.child.id())?;
     Ok(json!({
         "runner_fds": runner["fds"],
         "veths": veths,
@@ -782,6 +777,26 @@ fn counters(s: &Setup, w: &mut Worker, sleep_full: usize) -> Res<Value> {
         "cgroup_processes": s.processes_in_cgroups(),
         "state_files": s.state_files(),
     }))
+}
+
+/// The veths in the benchmark's network namespace once the kernel's
+/// background deletions are done: burrow does not wait for a pair to go (the
+/// kernel deletes it with the container's network namespace, some 10 to 30
+/// ms after the last start, as the helper's `veth pair gone` line shows). A
+/// leaked pair is still there after 5 s.
+fn settled_veths(pid: u32) -> Res<usize> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let veths = sys::interfaces_of(pid)
+            .map_err(|e| format!("interfaces in the benchmark namespace: {e}"))?
+            .into_iter()
+            .filter(|n| n != "lo" && n != setup::BRIDGE)
+            .count();
+        if veths == 0 || Instant::now() >= deadline {
+            return Ok(veths);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn leak_check(o: &Options, s: &Setup, w: &mut Worker, sleep_full: usize, true_full: usize) -> Res<Value> {
