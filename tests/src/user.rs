@@ -43,7 +43,6 @@ fn command_ok(cmd: &mut Command) -> io::Result<()> {
     Ok(())
 }
 
-/// The entries of a subid file (an absent file has none).
 /// An id, both as uid and as gid, that names nobody in the password and
 /// group databases (4000000000 and up): a caller NSS knows nothing of.
 pub fn unnamed_id() -> Option<u32> {
@@ -53,6 +52,7 @@ pub fn unnamed_id() -> Option<u32> {
     (4_000_000_000..4_000_001_000).find(|&id| unnamed(id))
 }
 
+/// The entries of a subid file (an absent file has none).
 pub fn read_subid_file(path: &str) -> io::Result<Vec<SubidEntry>> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
