@@ -29,7 +29,7 @@ pub const V1_CONTROLLERS: [&str; 5] = ["memory", "pids", "cpu", "cpuacct", "free
 /// The v2 controllers enabled for the delegated cgroup's children, if available.
 pub const V2_CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 /// v1 mount options that are not controllers (`name=` and `release_agent=` aside).
-const V1_OPTIONS: [&str; 7] = [
+pub const V1_OPTIONS: [&str; 7] = [
     "rw",
     "ro",
     "noprefix",

@@ -39,20 +39,11 @@ pub const CGROUP_FILE: &str = "/run/burrow-tests/cgroup";
 pub const PIDS_CEILING: u64 = 1000;
 pub const MEMORY_CEILING: u64 = 1 << 30;
 
-/// The v1 controllers a hierarchy may have (all of them) to be delegated.
-const DELEGATED_V1: [&str; 5] = ["memory", "pids", "cpu", "cpuacct", "freezer"];
 /// The v2 controllers the helper enables below the delegated cgroup.
-pub const DELEGATED_V2: [&str; 3] = ["memory", "pids", "cpu"];
-/// v1 mount options that are not controllers.
-const V1_OPTIONS: [&str; 7] = [
-    "rw",
-    "ro",
-    "noprefix",
-    "clone_children",
-    "xattr",
-    "cpuset_v2_mode",
-    "favordynmods",
-];
+pub use burrow_shared::cgroup_policy::V2_CONTROLLERS as DELEGATED_V2;
+/// The v1 controllers a hierarchy may have (all of them) to be delegated,
+/// and the v1 mount options that are not controllers: the helper's lists.
+use burrow_shared::cgroup_policy::{V1_CONTROLLERS as DELEGATED_V1, V1_OPTIONS};
 
 /// A rmdir of a cgroup whose last tasks are still exiting fails with EBUSY
 /// for a moment; this long is plenty.
