@@ -529,7 +529,7 @@ fn helper_ops(o: &Options, w: &mut Worker) -> Res<Vec<HelperOp>> {
         ("exec", "setuid exec only (--help)"),
         ("idmap", "idmap (own id + 65536 subordinate ids)"),
         ("veth", "veth (peer made in the target netns)"),
-        ("cgroup", "cgroup (nest: delegate, leaf, move)"),
+        ("cgroup", "cgroup (nest: delegate, leaf; moves into cgroup2 only)"),
     ];
     let mut ops: Vec<HelperOp> = kinds
         .iter()

@@ -1,7 +1,7 @@
 //! The cgroup operation: in each cgroup hierarchy, a cgroup delegated to the
 //! caller (`BASE/burrow-UID`, BASE being root's WHERE from /etc/burrow/cgroup,
 //! or for `nest` the caller's own cgroup) with root's ceilings on it, and a
-//! fresh leaf below it that receives the target process. Runs in
+//! fresh leaf below it for the target process. Runs in
 //! burrow-helper: the groups are read as root, everything else as the
 //! caller's uid with CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_SETUID permitted,
 //! each effective only around the calls that need it. Untrusted: the target
@@ -19,17 +19,22 @@
 //! 4. `plan`: the hierarchies (`cgroup_policy::cgroup_mounts`); in each, the
 //!    helper's own cgroup, which must be the target's too, and BASE, both
 //!    below the mount's root; the leaf paths, free of whitespace.
-//! 5. `Target::hold`: the target's pid stays its own until the helper exits.
-//!    Then Landlock (`confine::landlock_cgroup`: a sandboxed process may not
-//!    seize one outside its sandbox), before any cgroup file is touched.
+//! 5. If a cgroup2 leaf is planned, `Target::hold`: the target's pid stays
+//!    its own until the helper exits. Then Landlock
+//!    (`confine::landlock_cgroup`: a sandboxed process may not seize one
+//!    outside its sandbox), before any cgroup file is touched.
 //! 6. `apply`: in every hierarchy, open the mount point (walked from `/`:
 //!    cgroupfs magic, the device mountinfo names) and walk from it to BASE
 //!    and the own cgroup. Then in each: D = BASE/burrow-UID, created as
 //!    fsuid 0 if missing; D's ceilings and (v2) its children's controllers;
 //!    D and its delegated files chowned to the caller; L = D/NAME created as
 //!    fsuid 0, L and its allowlisted files chowned. Then the target is moved
-//!    into each L and its status read again. On any failure the target goes
-//!    back to its own cgroup and each L this run created is removed (D
+//!    into each cgroup2 L and its status read again. Into a v1 L the caller
+//!    moves its process itself (the runner's child writes 0 to L's `tasks`,
+//!    which is the caller's): cgroup v1 lets the owner of that file do so,
+//!    and a thread that moves itself spares the kernel the RCU grace period
+//!    (milliseconds) that any move by pid costs. On any failure the target
+//!    goes back to its own cgroup and each L this run created is removed (D
 //!    stays: it is empty and reused).
 
 use crate::error::Error;
@@ -91,7 +96,9 @@ pub fn run(request: &CgroupRequest, fd_open: bool, mut caller: Caller) -> Result
         &request.name,
     )?;
     // 5.
-    target.hold(caller.uid)?;
+    if plans.iter().any(|p| p.mount.v2) {
+        target.hold(caller.uid)?;
+    }
     confine::landlock_cgroup(&mounts)?;
     // 6.
     apply(&plans, &rule.ceilings, &target, caller.uid, &request.name)?;
@@ -174,6 +181,7 @@ struct Leaf {
     d: OwnedFd,
     dir: Option<OwnedFd>,
     path: String,
+    v2: bool,
     moved: bool,
 }
 
@@ -194,7 +202,7 @@ fn apply(plans: &[Plan], ceilings: &Ceilings, target: &Target, uid: u32, name: &
         .try_for_each(|(plan, dirs)| delegate(plan, dirs, ceilings, &delegated, uid, name, &mut leaves))
         .and_then(|()| {
             for leaf in &mut leaves {
-                if let Some(dir) = &leaf.dir {
+                if let Some(dir) = leaf.dir.as_ref().filter(|_| leaf.v2) {
                     move_to(dir, &pid, format!("cgroup: moving the target into {}", leaf.path))?;
                     leaf.moved = true;
                 }
@@ -290,6 +298,7 @@ fn delegate(
         d,
         dir: None,
         path,
+        v2,
         moved: false,
     });
     let leaf = leaf?;
@@ -452,10 +461,9 @@ fn chown_all(dir: &OwnedFd, files: &[&str], uid: u32, shown: &str) -> Result<(),
 fn move_to(dir: &OwnedFd, pid: &str, doing: String) -> Result<(), Error> {
     // SECURITY: the pid is the target's (held by `Target::hold`, so never
     // reused), whose cgroup `plan` showed to be the helper's own; `dir` is
-    // the new L or, on failure, that own cgroup. cgroup v2 judges a move by
-    // the opener's right to write the common ancestor's cgroup.procs, which
-    // CAP_DAC_OVERRIDE grants; v1 also requires the opener's euid (the
-    // caller's) to be the target's uid.
+    // the new cgroup2 L or, on failure, that own cgroup. cgroup v2 judges a
+    // move by the opener's right to write the common ancestor's
+    // cgroup.procs, which CAP_DAC_OVERRIDE grants.
     privilege::with_effective(&[CAP_DAC_OVERRIDE], || {
         write_file(dir, "cgroup.procs", pid).map_err(|e| Error::os(doing, e))
     })

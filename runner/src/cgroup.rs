@@ -1,7 +1,9 @@
 //! The container's own cgroup (runner, unprivileged). burrow-helper hands the
-//! caller a delegated cgroup per hierarchy and puts the child in a fresh leaf
-//! below it (cgroup v2 forbids the caller that first move); here the runner
-//! writes the container's limits into the leaves, sweeps leaves that a killed
+//! caller a delegated cgroup per hierarchy with a fresh leaf below it, and
+//! puts the child in the cgroup2 leaf (cgroup v2 forbids the caller that
+//! first move); the child moves itself into the v1 leaves (`join`), which
+//! spares the kernel an RCU grace period per start. Here the runner writes
+//! the container's limits into the leaves, sweeps leaves that a killed
 //! burrow left behind, and removes the leaves when the container is gone.
 //!
 //! The leaf's ceilings come from the delegated cgroup above it, whose limit
@@ -290,15 +292,24 @@ impl Cgroup {
         }
     }
 
-    /// `--cgroup-parent`: moves the child from the helper's leaf D/NAME into
-    /// D/PARENT/NAME, which the caller may make since it owns D, and removes
-    /// the helper's leaf.
+    /// The v1 leaves, which the child joins itself (`join`).
+    pub fn to_join(&self) -> Vec<PathBuf> {
+        self.leaves.iter().filter(|leaf| !is_cgroup2(leaf)).cloned().collect()
+    }
+
+    /// `--cgroup-parent`: the child's leaves become D/PARENT/NAME, which the
+    /// caller may make since it owns D: it is moved there from the helper's
+    /// cgroup2 leaf D/NAME, and will join the v1 ones; the helper's leaves
+    /// are removed.
     fn move_below(&mut self, parent: &str, name: &str, pid: libc::pid_t) -> Result<()> {
         for leaf in &mut self.leaves {
             let Some(delegated) = leaf.parent().map(Path::to_path_buf) else {
                 continue;
             };
-            let new_leaf = enter_new_leaf(&delegated, Some(parent), name, pid)?;
+            let new_leaf = match is_cgroup2(leaf) {
+                true => enter_new_leaf(&delegated, Some(parent), name, pid)?,
+                false => make_leaf(&delegated, Some(parent), name)?,
+            };
             std::fs::remove_dir(&*leaf).map_err(|e| Error::os(format!("removing {}", leaf.display()), e))?;
             *leaf = new_leaf;
         }
@@ -357,6 +368,15 @@ impl Cgroup {
             }
         }
     }
+}
+
+/// In the child, before it changes its ids: moves itself into the v1 `leaf`
+/// by writing 0 to its `tasks`, which the caller owns. A thread moving
+/// itself is the one move cgroup v1 makes without its global threadgroup
+/// lock, whose write side waits an RCU grace period (5 to 10 ms here). The
+/// child has a single thread, so this moves the whole process.
+pub fn join(leaf: &Path) -> io::Result<()> {
+    std::fs::write(leaf.join("tasks"), "0")
 }
 
 fn remove_leaf(leaf: &Path) -> io::Result<()> {

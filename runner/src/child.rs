@@ -9,7 +9,9 @@
 //!    (EOF: the parent died, so exit quietly). Until then the child stays
 //!    dumpable, and open to PTRACE_SEIZE under Yama:
 //!    the helper needs its /proc entries, and holds it while moving it.
-//!    Now it becomes non-dumpable until exec (confine.rs).
+//!    Then, still as the calling user, it moves itself into the cgroup v1
+//!    leaves CONFIGURE names (cgroup.rs `join`), and becomes non-dumpable
+//!    until exec (confine.rs).
 //! 2. Become root of the namespace: setresgid/setresuid(0), and setgroups([])
 //!    when the namespace allows it.
 //! 3. PR_SET_PDEATHSIG(SIGKILL), set after the id change (which clears it),
@@ -31,6 +33,7 @@
 //!    seccomp come before the capabilities, which they need.
 //! 9. Send READY, exec. If exec fails, send FAILED(exec).
 
+use crate::cgroup;
 use crate::confine;
 use crate::exec;
 use crate::fds;
@@ -47,6 +50,7 @@ use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 /// More than the netpipe ever carries (names of at most 15 bytes).
 const NETPIPE_MAX: u64 = 4096;
@@ -67,12 +71,17 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
     }
     // Pure work done while the parent calls the helper, on the other CPU.
     let seccomp = confine::compile_seccomp(spec);
-    let setgroups_allowed = match channel.expect("configure") {
-        Ok(Message::Configure { setgroups_allowed }) => setgroups_allowed,
+    let (setgroups_allowed, join) = match channel.expect("configure") {
+        Ok(Message::Configure {
+            setgroups_allowed,
+            join,
+        }) => (setgroups_allowed, join),
         // The parent is gone or confused: it reports its own error.
         _ => exit(CHILD_FAILED),
     };
-    let error = match configure(spec, &channel, netpipe, setgroups_allowed, signal_mask, seccomp) {
+    let configured =
+        join_cgroups(&join).and_then(|()| configure(spec, &channel, netpipe, setgroups_allowed, signal_mask, seccomp));
+    let error = match configured {
         Ok(command) => {
             if channel.send(&Message::Ready).is_err() {
                 exit(CHILD_FAILED);
@@ -99,6 +108,15 @@ fn unshare_network(channel: &Channel) {
     if channel.send(&message).is_err() || failed {
         exit(CHILD_FAILED);
     }
+}
+
+/// Moves into the container's cgroup v1 leaves, as the calling user (who
+/// owns them), before anything else: see `cgroup::join`.
+fn join_cgroups(leaves: &[PathBuf]) -> Result<(), Failure> {
+    for leaf in leaves {
+        cgroup::join(leaf).map_err(|e| Failure::os(Step::Cgroup, format!("joining {}", leaf.display()), &e))?;
+    }
+    Ok(())
 }
 
 fn command_name(spec: &Spec) -> String {

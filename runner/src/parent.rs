@@ -11,12 +11,13 @@
 //!    are its parent and have not waited), so the fd names it for sure.
 //! 4. Start every helper run the container needs at once, so that they
 //!    proceed side by side: its uid/gid maps (idmap.rs), a delegated cgroup
-//!    with the child in a leaf of it (cgroup.rs), and, once the child says
+//!    with a leaf for the child in it (cgroup.rs), and, once the child says
 //!    UNSHARED, each veth with its peer made directly in the child's
 //!    network namespace. Then wait for all of them, and report the first
 //!    failure in that order; write the limits into the leaves and the
 //!    peers' names into the netpipe.
-//! 5. CONFIGURE; wait for READY or the child's FAILED.
+//! 5. CONFIGURE, naming the cgroup v1 leaves the child joins itself; wait
+//!    for READY or the child's FAILED.
 //! 6. Wait for exec: EOF on the close-on-exec socket means exec'd; FAILED
 //!    means exec failed.
 //! 7. Supervise it; its status is burrow's.
@@ -170,8 +171,12 @@ fn start(
         .write_all(names.as_bytes())
         .context(|| "writing the netpipe".to_owned())?;
 
+    let join = cgroup_made.as_ref().map(Cgroup::to_join).unwrap_or_default();
     channel
-        .send(&Message::Configure { setgroups_allowed })
+        .send(&Message::Configure {
+            setgroups_allowed,
+            join,
+        })
         .context(|| "sending configure to the container process".to_owned())?;
     match channel.expect("ready") {
         Ok(_) => {}

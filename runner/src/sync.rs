@@ -3,19 +3,23 @@
 //! user; each side checks that what it received is the step it expected.
 //!
 //! Wire format, one datagram per message:
-//! `1 FLAGS` Configure, `2` Ready, `3 STEP ERRNO(i32 le) DETAIL...` Failed,
-//! `4` Unshared.
+//! `1 FLAGS [PATH NUL]...` Configure, `2` Ready, `3 STEP ERRNO(i32 le)
+//! DETAIL...` Failed, `4` Unshared.
 //! EOF means the peer is gone; only after Ready does it mean "exec'd".
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use nix::sys::socket::{AddressFamily, MsgFlags, SockFlag, SockType, recv, send, socketpair};
 
 /// Longest detail text carried in a Failed message.
 const MAX_DETAIL: usize = 1024;
-const MAX_MESSAGE: usize = 6 + MAX_DETAIL;
+/// Longest message: a Configure's cgroup paths (a few hundred bytes each).
+const MAX_MESSAGE: usize = 8192;
 
 /// Where in the child's start sequence something failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,10 +42,11 @@ pub enum Step {
     Seccomp,
     Sysctl,
     NetworkNamespace,
+    Cgroup,
 }
 
 impl Step {
-    const ALL: [Step; 18] = [
+    const ALL: [Step; 19] = [
         Step::Identity,
         Step::ParentDeath,
         Step::CgroupNamespace,
@@ -60,6 +65,7 @@ impl Step {
         Step::Seccomp,
         Step::Sysctl,
         Step::NetworkNamespace,
+        Step::Cgroup,
     ];
 
     fn from_byte(byte: u8) -> Option<Step> {
@@ -86,6 +92,7 @@ impl Step {
             Step::Seccomp => "seccomp",
             Step::Sysctl => "sysctl",
             Step::NetworkNamespace => "network-namespace",
+            Step::Cgroup => "cgroup",
         }
     }
 }
@@ -124,8 +131,12 @@ impl fmt::Display for Failure {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
-    /// Parent to child: maps are written; configure the container.
-    Configure { setgroups_allowed: bool },
+    /// Parent to child: maps are written; configure the container, after
+    /// moving into each cgroup v1 leaf in `join` (cgroup.rs `to_join`).
+    Configure {
+        setgroups_allowed: bool,
+        join: Vec<PathBuf>,
+    },
     /// Child to parent: configured; exec comes next.
     Ready,
     /// Child to parent: setup or exec failed.
@@ -147,7 +158,17 @@ impl Message {
 
     fn encode(&self) -> Vec<u8> {
         match self {
-            Message::Configure { setgroups_allowed } => vec![1, u8::from(*setgroups_allowed)],
+            Message::Configure {
+                setgroups_allowed,
+                join,
+            } => {
+                let mut bytes = vec![1, u8::from(*setgroups_allowed)];
+                for path in join {
+                    bytes.extend_from_slice(path.as_os_str().as_bytes());
+                    bytes.push(0);
+                }
+                bytes
+            }
             Message::Ready => vec![2],
             Message::Unshared => vec![4],
             Message::Failed(failure) => {
@@ -165,8 +186,13 @@ impl Message {
 
     fn decode(bytes: &[u8]) -> Option<Message> {
         match bytes {
-            [1, flag @ (0 | 1)] => Some(Message::Configure {
+            [1, flag @ (0 | 1), paths @ ..] if paths.last().is_none_or(|&b| b == 0) => Some(Message::Configure {
                 setgroups_allowed: *flag == 1,
+                join: paths
+                    .split(|&b| b == 0)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| PathBuf::from(OsStr::from_bytes(p)))
+                    .collect(),
             }),
             [2] => Some(Message::Ready),
             [4] => Some(Message::Unshared),
@@ -221,6 +247,9 @@ impl Channel {
 
     pub fn send(&self, message: &Message) -> io::Result<()> {
         let bytes = message.encode();
+        if bytes.len() > MAX_MESSAGE {
+            return Err(io::Error::other("message too long for the sync socket"));
+        }
         let sent = send(self.0.as_raw_fd(), &bytes, MsgFlags::MSG_NOSIGNAL)?;
         if sent != bytes.len() {
             return Err(io::Error::other("short write on the sync socket"));
@@ -274,9 +303,11 @@ mod tests {
         for message in [
             Message::Configure {
                 setgroups_allowed: true,
+                join: Vec::new(),
             },
             Message::Configure {
                 setgroups_allowed: false,
+                join: vec!["/sys/fs/cgroup/pids/burrow-1000/c1-0a".into(), "/m/c1-0a".into()],
             },
             Message::Ready,
             Message::Failed(failure.clone()),
@@ -306,6 +337,17 @@ mod tests {
         );
         nix::sys::socket::send(a.0.as_raw_fd(), &[3, 200, 0, 0, 0, 0], MsgFlags::empty()).unwrap();
         assert!(b.recv().is_err());
+        // A Configure path must end in NUL.
+        nix::sys::socket::send(a.0.as_raw_fd(), b"\x01\x00/sys", MsgFlags::empty()).unwrap();
+        assert!(b.recv().is_err());
+        let too_long = Message::Configure {
+            setgroups_allowed: true,
+            join: vec!["/x".repeat(MAX_MESSAGE / 2).into()],
+        };
+        assert_eq!(
+            a.send(&too_long).unwrap_err().to_string(),
+            "message too long for the sync socket"
+        );
         let huge = vec![3u8; MAX_MESSAGE + 10];
         nix::sys::socket::send(a.0.as_raw_fd(), &huge, MsgFlags::empty()).unwrap();
         assert!(b.recv().is_err());

@@ -258,12 +258,19 @@ pub struct CgroupMount {
     pub controllers: Vec<String>,
 }
 
-/// The hierarchies to delegate in, in mountinfo order: the cgroup2 one, and
-/// each v1 one whose controllers are all among `V1_CONTROLLERS` (never a
-/// named hierarchy); a hierarchy mounted twice counts once. Lines that are
-/// not well formed are not cgroup mounts the helper understands.
+/// The hierarchies to delegate in, in mountinfo order: each v1 one whose
+/// controllers are all among `V1_CONTROLLERS` (never a named hierarchy), and
+/// the cgroup2 one unless every one of `V2_CONTROLLERS` is bound to a v1
+/// hierarchy. That is a hybrid host, whose cgroup2 tree can hold none of
+/// them (systemd keeps it to track processes): a leaf there would limit
+/// nothing, and moving a process into a cgroup2 leaf costs the kernel an
+/// RCU grace period (milliseconds) at every start. A hierarchy mounted
+/// twice counts once. Lines that are not well formed are not cgroup mounts
+/// the helper understands.
 pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
     let mut mounts: Vec<CgroupMount> = Vec::new();
+    // Every controller bound to a v1 hierarchy, delegated there or not.
+    let mut on_v1: Vec<String> = Vec::new();
     for line in mountinfo.lines() {
         let fields: Vec<&str> = line.split(' ').collect();
         let Some(dash) = fields.iter().skip(6).position(|&f| f == "-").map(|i| i + 6) else {
@@ -279,6 +286,9 @@ pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
             .collect();
         controllers.sort();
         let v2 = fstype == "cgroup2";
+        if fstype == "cgroup" {
+            on_v1.extend(controllers.iter().cloned());
+        }
         let eligible = v2
             || fstype == "cgroup"
                 && !controllers.is_empty()
@@ -292,6 +302,9 @@ pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
                 controllers: if v2 { Vec::new() } else { controllers },
             });
         }
+    }
+    if V2_CONTROLLERS.iter().all(|c| on_v1.iter().any(|bound| bound == c)) {
+        mounts.retain(|m| !m.v2);
     }
     mounts
 }
@@ -611,7 +624,6 @@ mod tests {
                 mount("0:30", "/sys/fs/cgroup/cpuacct", &["cpuacct"]),
                 mount("0:32", "/sys/fs/cgroup/memory", &["memory"]),
                 mount("0:36", "/sys/fs/cgroup/pids", &["pids"]),
-                mount("0:38", "/sys/fs/cgroup/unified", &[]),
                 mount("0:39", "/sys/fs/cgroup/cpu,cpuacct", &["cpu", "cpuacct"]),
                 mount("0:43", "/sys/fs/cgroup/freezer", &["freezer"]),
             ]
@@ -621,6 +633,27 @@ mod tests {
             "/sub"
         );
         assert!(cgroup_mounts("").is_empty());
+        // cgroup2 counts while it can hold one of V2_CONTROLLERS: here pids.
+        let no_pids: String = MOUNTINFO
+            .lines()
+            .filter(|l| !l.contains("pids"))
+            .map(|l| l.to_owned() + "\n")
+            .collect();
+        let v2: Vec<String> = cgroup_mounts(&no_pids)
+            .into_iter()
+            .filter(|m| m.v2)
+            .map(|m| m.point)
+            .collect();
+        assert_eq!(v2, ["/sys/fs/cgroup/unified"]);
+        // Bound to v1 with a controller the helper never delegates: still on v1.
+        let mixed = MOUNTINFO.replace("rw,pids", "rw,pids,devices");
+        assert!(
+            cgroup_mounts(&mixed)
+                .iter()
+                .all(|m| !m.v2 && m.controllers != ["devices", "pids"])
+        );
+        let pure = "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(cgroup_mounts(pure), vec![mount("0:38", "/sys/fs/cgroup", &[])]);
     }
 
     const PROC_CGROUP: &str =

@@ -3,12 +3,14 @@
 //!
 //! - `Layout`: every cgroup hierarchy mounted here (from /proc/self/mountinfo),
 //!   the test process's own cgroup in each (from /proc/self/cgroup), and which
-//!   of them burrow-helper delegates in: the cgroup2 one, and each v1 one whose
-//!   controllers are all among memory, pids, cpu, cpuacct, freezer. Worked out
+//!   of them burrow-helper delegates in: each v1 one whose controllers are all
+//!   among memory, pids, cpu, cpuacct, freezer, and the cgroup2 one unless
+//!   memory, pids and cpu are all bound to v1 hierarchies. Worked out
 //!   here independently of the helper's own code, so that the scenarios can
 //!   assert where it must (and must not) create cgroups. The CI machine is
-//!   hybrid (v1 controllers, a cgroup2 tree with only hugetlb); modern hosts
-//!   are pure cgroup2: `Layout::describe` says which ran.
+//!   hybrid (v1 controllers, a cgroup2 tree with only hugetlb, where the
+//!   helper delegates nothing); modern hosts are pure cgroup2:
+//!   `Layout::describe` says which ran.
 //! - `Policy`, one per test binary (`harness::main_with_cgroup_policy`): the
 //!   cgroup file the helper was built to read (`CGROUP_FILE`, in root's
 //!   /run/burrow-tests, which it claims like `netns::Policy`), granting the
@@ -182,6 +184,14 @@ impl Layout {
             };
             hierarchy.own_path = own_path;
             hierarchies.push(hierarchy);
+        }
+        // A cgroup2 tree that can hold none of these is not delegated.
+        let bound_to_v1 = |c: &&str| hierarchies.iter().any(|h| h.controllers.iter().any(|b| b == c));
+        if DELEGATED_V2.iter().all(bound_to_v1) {
+            hierarchies
+                .iter_mut()
+                .filter(|h| h.v2)
+                .for_each(|h| h.delegated = false);
         }
         Ok(Layout { hierarchies })
     }
@@ -523,6 +533,19 @@ mod tests {
         );
         // A forged second line for a hierarchy is no line at all.
         assert_eq!(memory.path_in("4:memory:/a\n4:memory:/b\n"), None);
+        // With pids on v1 too (as on CI's host), cgroup2 is not delegated.
+        let pids = "45 31 0:40 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+        let layout = Layout::parse(&format!("{MOUNTINFO}{pids}"), &format!("{OWN}8:pids:/\n")).unwrap();
+        let delegated: Vec<String> = layout.delegated().map(Hierarchy::describe).collect();
+        assert_eq!(
+            delegated,
+            [
+                "v1 cpu at /sys/fs/cgroup/cpu",
+                "v1 memory at /sys/fs/cgroup/memory",
+                "v1 cpu,cpuacct at /sys/fs/cgroup/cpu,cpuacct",
+                "v1 pids at /sys/fs/cgroup/pids"
+            ]
+        );
     }
 
     #[test]

@@ -318,7 +318,8 @@ enum Moment {
     /// uids, CAP_NET_ADMIN permitted, its netlink socket open.
     VethWaiting,
     /// cgroup, blocked printing its success line: the caller's uids,
-    /// CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_SETUID permitted, the target held.
+    /// CAP_CHOWN, CAP_DAC_OVERRIDE and CAP_SETUID permitted, the target held
+    /// if a cgroup2 leaf was made.
     CgroupDone,
 }
 
@@ -1070,7 +1071,9 @@ fn cgroup_under(f: &Fixture, limit: Limit) -> Result<Outcome, Failed> {
     let out = run(cmd);
     let made = leaves(f, &name).iter().filter(|l| l.exists()).count();
     let moved = target.read("cgroup")? != before;
-    let done = made == leaves(f, &name).len() && moved;
+    // The helper moves the target into a cgroup2 leaf only (v1: the caller does).
+    let moves = cgroup_policy(f).layout.delegated().any(|h| h.v2);
+    let done = made == leaves(f, &name).len() && moved == moves;
     let untouched = made == 0 && !moved;
     let outcome = judge(
         &out,

@@ -61,6 +61,7 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("cgroup_refuses_malformed_policy", cgroup_refuses_malformed_policy),
     ("cgroup_rolls_back_on_existing_leaf", cgroup_rolls_back_on_existing_leaf),
     ("cgroup_delegates_v1_and_v2", cgroup_delegates_v1_and_v2),
+    ("cgroup_delegates_in_cgroup2_alone", cgroup_delegates_in_cgroup2_alone),
     ("cgroup_never_touches_release_agent", cgroup_never_touches_release_agent),
     ("cgroup_user_cannot_raise_ceiling", cgroup_user_cannot_raise_ceiling),
     (
@@ -957,53 +958,32 @@ fn ensure_owners(dir: &Path, users: &BTreeSet<String>, uid: u32, gid: u32) -> Re
 }
 
 /// The helper's success path, in every hierarchy (cgroup invariants 6, 10,
-/// 12, 15): the leaves printed in mountinfo order, the target moved into
-/// each (on cgroup2 too), D and L handed over exactly as the contract lists
-/// (every other file root's), D's children getting D's controllers (v2);
-/// the user can then remove the leaves itself.
+/// 11, 12, 15, 16): the leaves printed in mountinfo order, the target moved
+/// into the cgroup2 one and left where it was in v1, D and L handed over
+/// exactly as the contract lists (every other file root's), D's children
+/// getting D's controllers (v2); a process of the user can then join the v1
+/// leaves itself by writing 0 to their `tasks` (as the runner's child
+/// does), and the user can remove the leaves.
 fn cgroup_delegates_v1_and_v2(f: &Fixture) -> Result<(), Failed> {
     let _policy = policy(f).shared();
-    let (uid, gid) = (f.user.uid, f.user.gid);
+    let uid = f.user.uid;
     let mut delegation = Delegation::request(f, &leaf_name("delegate"))?;
     let target = delegation.target();
     let after = target.read("cgroup")?;
+    let mut v1_leaves = Vec::new();
     for (h, leaf) in layout(f).delegated().zip(&delegation.leaves) {
+        ensure_handed_over(f, h, leaf)?;
+        if h.v2 {
+            ensure_moved_into(h, leaf, target, &after)?;
+            continue;
+        }
         ensure_eq!(
-            h.path_in(&after),
-            h.cgroup_path(leaf),
-            "the target's cgroup in {}",
-            h.describe()
-        );
-        ensure_eq!(
-            read(&leaf.join("cgroup.procs"))?,
-            format!("{}\n", target.pid),
-            "{}/cgroup.procs",
+            (h.path_in(&after), read(&leaf.join("cgroup.procs"))?),
+            (Some(h.own_path.clone()), String::new()),
+            "the target's cgroup and {}/cgroup.procs (v1: the caller moves its own process)",
             leaf.display()
         );
-        let d = h.delegated_dir(uid);
-        ensure_owners(&d, &delegated_files(h, false), uid, gid)?;
-        ensure_owners(leaf, &delegated_files(h, true), uid, gid)?;
-        if h.v2 {
-            let offered = read(&d.join("cgroup.controllers"))?;
-            let expected: Vec<&str> = offered
-                .split_whitespace()
-                .filter(|c| DELEGATED_V2.contains(c))
-                .collect();
-            let enabled = read(&d.join("cgroup.subtree_control"))?;
-            ensure_eq!(
-                enabled.split_whitespace().collect::<Vec<_>>(),
-                expected,
-                "{}/cgroup.subtree_control (D offers {offered:?})",
-                d.display()
-            );
-            note(
-                "cgroup_delegates_v1_and_v2",
-                format!(
-                    "cgroup2 path checked at {}: target moved, files handed over, controllers {expected:?}",
-                    h.mount.display()
-                ),
-            );
-        }
+        v1_leaves.push((h, leaf));
     }
     ensure!(
         layout(f)
@@ -1013,6 +993,23 @@ fn cgroup_delegates_v1_and_v2(f: &Fixture) -> Result<(), Failed> {
             .all(|h| !h.delegated_dir(uid).exists()),
         "a cgroup was delegated in a hierarchy the helper must not touch"
     );
+    let mut join = f.as_user("sh");
+    join.args([
+        "-c",
+        "for l; do echo 0 > \"$l/tasks\"; done; cat /proc/self/cgroup",
+        "sh",
+    ]);
+    join.args(v1_leaves.iter().map(|(_, leaf)| leaf));
+    let out = run(join);
+    ensure!(out.status.success(), "joining the v1 leaves as the test user: {out}");
+    for (h, leaf) in &v1_leaves {
+        ensure_eq!(
+            h.path_in(&out.stdout),
+            h.cgroup_path(leaf),
+            "the joining process's cgroup in {}",
+            h.describe()
+        );
+    }
     note("cgroup_delegates_v1_and_v2", layout(f).describe());
     delegation.end_target()?;
     // The caller owns D: it removes its leaves itself (as the runner does).
@@ -1021,6 +1018,107 @@ fn cgroup_delegates_v1_and_v2(f: &Fixture) -> Result<(), Failed> {
     let out = run(rmdir);
     ensure!(out.status.success(), "rmdir of the leaves as the test user: {out}");
     Ok(())
+}
+
+/// D and `leaf` handed over as the contract lists (invariants 12 and 15).
+fn ensure_handed_over(f: &Fixture, h: &Hierarchy, leaf: &Path) -> Result<(), Failed> {
+    let (uid, gid) = (f.user.uid, f.user.gid);
+    let d = h.delegated_dir(uid);
+    ensure_owners(&d, &delegated_files(h, false), uid, gid)?;
+    ensure_owners(leaf, &delegated_files(h, true), uid, gid)?;
+    if h.v2 {
+        let offered = read(&d.join("cgroup.controllers"))?;
+        let expected: Vec<&str> = offered
+            .split_whitespace()
+            .filter(|c| DELEGATED_V2.contains(c))
+            .collect();
+        let enabled = read(&d.join("cgroup.subtree_control"))?;
+        ensure_eq!(
+            enabled.split_whitespace().collect::<Vec<_>>(),
+            expected,
+            "{}/cgroup.subtree_control (D offers {offered:?})",
+            d.display()
+        );
+    }
+    Ok(())
+}
+
+/// The target (whose /proc/PID/cgroup reads `after`) alone in the cgroup2 `leaf`.
+fn ensure_moved_into(h: &Hierarchy, leaf: &Path, target: &Target, after: &str) -> Result<(), Failed> {
+    ensure_eq!(
+        h.path_in(after),
+        h.cgroup_path(leaf),
+        "the target's cgroup in {}",
+        h.describe()
+    );
+    ensure_eq!(
+        read(&leaf.join("cgroup.procs"))?,
+        format!("{}\n", target.pid),
+        "{}/cgroup.procs",
+        leaf.display()
+    );
+    Ok(())
+}
+
+/// The helper's cgroup2 path on a hybrid host, where it delegates nothing in
+/// cgroup2 (see `Layout`): called in a private mount namespace where the v1
+/// hierarchies are unmounted, the helper sees the cgroup2 tree alone, as on
+/// a pure cgroup2 host, and must delegate there: one leaf, the target moved
+/// into it, D and L handed over (cgroup invariants 6, 11, 12, 15).
+fn cgroup_delegates_in_cgroup2_alone(f: &Fixture) -> Result<(), Failed> {
+    let _policy = policy(f).shared();
+    let Some(v2) = layout(f).v2() else {
+        note("cgroup_delegates_in_cgroup2_alone", "no cgroup2 hierarchy here");
+        return Ok(());
+    };
+    let name = leaf_name("v2");
+    let leaf = v2.delegated_dir(f.user.uid).join(&name);
+    let target = Target::user_ns(f, &f.user)?;
+    let helper = format!("{} cgroup --proc-fd 3 --name {name}", f.helper.display());
+    let mut cmd = cgroup2_only_view(f, &f.user, "", &helper);
+    process::pass_fd(&mut cmd, target.proc_dir.as_raw_fd(), 3);
+    let delegation = Delegation {
+        target: Some(target),
+        leaves: vec![leaf.clone()],
+    };
+    let out = run(cmd);
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (exit::OK, ok_line(&delegation.leaves).as_str(), ""),
+        "the helper's output with the v1 hierarchies hidden"
+    );
+    let target = delegation.target();
+    let result = ensure_moved_into(v2, &leaf, target, &target.read("cgroup")?)
+        .and_then(|()| ensure_handed_over(f, v2, &leaf));
+    drop(delegation);
+    // D too, where the helper delegates nothing in the host's own view (the
+    // teardown insists on that); elsewhere the other scenarios share it.
+    if !v2.delegated {
+        let d = v2.delegated_dir(f.user.uid);
+        cgroups::rmdir_cgroup(&d).map_err(|e| format!("removing {}: {e}", d.display()))?;
+    }
+    note(
+        "cgroup_delegates_in_cgroup2_alone",
+        format!("delegated in {}", v2.describe()),
+    );
+    result
+}
+
+/// `sh -c` running the shell commands `as_root`, then exec'ing `command` as
+/// `user`, in a private mount namespace where every cgroup v1 hierarchy is
+/// unmounted: the view of a pure cgroup2 host.
+fn cgroup2_only_view(f: &Fixture, user: &TestUser, as_root: &str, command: &str) -> Command {
+    let script = format!(
+        "set -e; \
+         awk '{{ for (i = 7; i <= NF; i++) if ($i == \"-\") {{ if ($(i+1) == \"cgroup\") print $5; break }} }}' \
+           /proc/self/mountinfo | while read -r m; do umount -l \"$m\"; done; \
+         {as_root} exec setpriv --reuid={} --regid={} --clear-groups {command}",
+        user.uid, user.gid
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script]);
+    cmd.current_dir(&f.dir);
+    cmd
 }
 
 /// A file's owner, mode, times and contents, to tell whether it was touched.
@@ -1099,7 +1197,7 @@ fn cgroup_never_touches_release_agent(f: &Fixture) -> Result<(), Failed> {
         "cgroup_never_touches_release_agent",
         format!(
             "{v1} v1 hierarchies checked{}",
-            if layout(f).v2().is_some() {
+            if layout(f).delegated().any(|h| h.v2) {
                 ", and cgroup2 has neither file"
             } else {
                 ""
@@ -1464,7 +1562,7 @@ fn cgroup_namespace_shows_root(f: &Fixture) -> Result<(), Failed> {
     for line in &container.lines {
         ensure!(line.ends_with(":/"), "/proc/self/cgroup inside: {:?}", container.lines);
     }
-    if let Some(v2) = layout(f).v2() {
+    if let Some(v2) = layout(f).delegated().find(|h| h.v2) {
         ensure!(
             container.lines.iter().any(|l| l == "0::/"),
             "no 0::/ inside: {:?}",
@@ -1837,19 +1935,13 @@ fn cgroup_uses_subtree_the_caller_owns(f: &Fixture) -> Result<(), Failed> {
             chown(&dir.join(file))?;
         }
     }
-    let script = format!(
-        "set -e; \
-         awk '{{ for (i = 7; i <= NF; i++) if ($i == \"-\") {{ if ($(i+1) == \"cgroup\") print $5; break }} }}' \
-           /proc/self/mountinfo | while read -r m; do umount -l \"$m\"; done; \
-         echo $$ > {procs}; \
-         exec setpriv --reuid={uid} --regid={gid} --clear-groups {burrow} run --rootfs {rootfs} \
-           --cgroup-parent grp -- sh -c 'grep ^0:: /proc/self/cgroup; echo ready; read x; exit 0'",
-        procs = runner.join("cgroup.procs").display(),
-        burrow = f.burrow.display(),
-        rootfs = f.rootfs.display(),
+    let burrow = format!(
+        "{} run --rootfs {} --cgroup-parent grp -- sh -c 'grep ^0:: /proc/self/cgroup; echo ready; read x; exit 0'",
+        f.burrow.display(),
+        f.rootfs.display()
     );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script]);
+    let into_runner = format!("echo $$ > {};", runner.join("cgroup.procs").display());
+    let mut cmd = cgroup2_only_view(f, &f.user, &into_runner, &burrow);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let parent = subtree.join("grp");
     let helpers = runner.join(format!("burrow-{uid}"));
