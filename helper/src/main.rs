@@ -26,6 +26,17 @@
 //!
 //! Every failure prints one line on stderr and exits with its code (`error`).
 
+// No std runtime start-up (`main` below is the C entry point): it costs some
+// 0.09 ms per exec (a poll of fds 0-2, SIGPIPE ignored, a read of
+// /proc/self/maps and a sigaltstack mapping for a stack-overflow handler),
+// all of it code run as root before our hygiene, which does what matters of
+// it itself: fds 0-2 made valid; every signal reset, std's SIGSEGV handler
+// included, so a stack overflow was a plain SIGSEGV already (SIGPIPE is the
+// caller's until then: only the empty-argv refusal writes before). argv still
+// comes from std::env::args_os (glibc hands it to std's .init_array hook),
+// and every path ends in std::process::exit, which flushes stdout.
+#![cfg_attr(not(test), no_main)]
+
 mod cgroup;
 mod confine;
 mod error;
@@ -44,7 +55,8 @@ use error::Error;
 use std::ffi::OsString;
 use std::io::Write;
 
-fn main() {
+#[cfg_attr(not(test), unsafe(no_mangle))]
+extern "C" fn main() -> libc::c_int {
     hygiene::install_panic_hook();
     hygiene::make_stdio_valid();
     let args: Vec<OsString> = std::env::args_os().collect();

@@ -132,8 +132,8 @@ fn spawn(operation: &'static str, args: &[String], target: BorrowedFd) -> Result
     };
     let source = copy.as_ref().map_or(target.as_raw_fd(), |c| c.as_raw_fd());
     let mut actions = PosixSpawnFileActions::init().context(starting)?;
-    // 0 to 2 are always open (Rust's runtime opens /dev/null for any that
-    // is not), so the pipes and `source` are above them.
+    // 0 to 2 are always open (main.rs `open_stdio` opens /dev/null for any
+    // that is not), so the pipes and `source` are above them.
     for (from, to) in [
         (null.as_raw_fd(), 0),
         (stdout_w.as_raw_fd(), 1),

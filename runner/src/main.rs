@@ -2,6 +2,16 @@
 //! container as an OCI spec, starts it (parent.rs / child.rs) and reports one
 //! error line or passes the container's exit status through.
 
+// No std runtime start-up (`main` below is the C entry point): it costs some
+// 0.09 ms per exec (a poll of fds 0-2, a read of /proc/self/maps and a
+// sigaltstack mapping for its stack-overflow handler). `main` takes over
+// what burrow relies on (`open_stdio`, `ignore_sigpipe`); argv still comes
+// from std::env::args_os (glibc hands it to std's .init_array hook), and
+// every path ends in std::process::exit, which flushes stdout. Lost: the
+// stack-overflow message (a plain SIGSEGV now) and the thread name `main` in
+// panic messages.
+#![cfg_attr(not(test), no_main)]
+
 mod bpf;
 mod capabilities;
 mod cgroup;
@@ -41,12 +51,20 @@ use cli::{Cli, Command, RunArgs};
 use error::{Error, Result, status};
 use idmap::Caller;
 use net::{Interface, NetMode};
+use nix::sys::signal::{SigHandler, Signal, signal};
+use std::io;
 
-fn main() {
-    // Before anything else: no fd burrow inherited reaches the helper or the
-    // container unless asked for (--preserve-fds).
-    if let Err(e) = fds::mark_inherited_cloexec() {
-        eprintln!("burrow: marking inherited fds close-on-exec: {e}");
+#[cfg_attr(not(test), unsafe(no_mangle))]
+extern "C" fn main() -> libc::c_int {
+    // Before anything else: std's start-up as burrow relies on it, then no fd
+    // burrow inherited reaches the helper or the container unless asked for
+    // (--preserve-fds).
+    let started = open_stdio()
+        .map_err(|e| ("opening /dev/null on a closed fd 0, 1 or 2", e))
+        .and_then(|()| ignore_sigpipe().map_err(|e| ("ignoring SIGPIPE", e)))
+        .and_then(|()| fds::mark_inherited_cloexec().map_err(|e| ("marking inherited fds close-on-exec", e)));
+    if let Err((doing, e)) = started {
+        eprintln!("burrow: {doing}: {e}");
         std::process::exit(status::FAILED);
     }
     let parsed = Cli::command()
@@ -68,6 +86,32 @@ fn main() {
         e.exit_status()
     });
     std::process::exit(code)
+}
+
+/// Opens /dev/null (read-write, inheritable, as std's runtime does) on each
+/// closed fd of 0, 1 and 2: otherwise a file burrow opens could land on one,
+/// get its messages and reach the container as its stdio.
+fn open_stdio() -> io::Result<()> {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only reads the flags of `fd`; open returns the
+        // lowest free fd, `fd` itself, since all below it are open.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0
+            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } < 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// A write to a closed pipe fails with EPIPE, which burrow reports, rather
+/// than killing it, as in every Rust program (SIGPIPE is reset to its
+/// default for the helper and the container's command).
+fn ignore_sigpipe() -> io::Result<()> {
+    // SAFETY: SIG_IGN installs no handler code.
+    unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }
+        .map(drop)
+        .map_err(io::Error::from)
 }
 
 fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {

@@ -464,8 +464,8 @@ const EACCES: &str = "Permission denied (os error 13)";
 // Environment and argv
 
 /// Builds the traps a hostile environment points at, in `dir` (the test
-/// user's): `preload.so` (a marker library), `lib/libgcc_s.so.1` (the same,
-/// under the name of a library the helper loads), `gconv/` (a gconv module
+/// user's): `preload.so` (a marker library), `lib/libc.so.6` (the same,
+/// under the name of the one library the helper loads), `gconv/` (a gconv module
 /// PWNKIT that is the marker library, as in the pkexec exploit), and policy
 /// files granting the test user everything. Anything that loads one of the
 /// libraries creates `dir/marker`.
@@ -476,7 +476,7 @@ fn build_traps(f: &Fixture, dir: &Path) -> Result<(), Failed> {
         fs::create_dir(dir.join(sub)).map_err(|e| format!("mkdir {sub}: {e}"))?;
     }
     build_marker_library(dir, &dir.join("preload.so"), &marker)?;
-    build_marker_library(dir, &dir.join("lib/libgcc_s.so.1"), &marker)?;
+    build_marker_library(dir, &dir.join("lib/libc.so.6"), &marker)?;
     build_marker_library(dir, &dir.join("gconv/pwnkit.so"), &marker)?;
     write(
         dir.join("gconv/gconv-modules"),

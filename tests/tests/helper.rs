@@ -641,8 +641,8 @@ fn helper_ignores_hostile_environment(f: &Fixture) -> Result<(), Failed> {
     let libdir = dir.join("lib");
     fs::create_dir(&libdir).expect("mkdir");
     build_marker_library(&dir, &preload, &marker)?;
-    // Shadows the helper's libgcc_s.so.1 if LD_LIBRARY_PATH is honoured.
-    build_marker_library(&dir, &libdir.join("libgcc_s.so.1"), &marker)?;
+    // Shadows the helper's one library, libc.so.6, if LD_LIBRARY_PATH is honoured.
+    build_marker_library(&dir, &libdir.join("libc.so.6"), &marker)?;
     // Policy files granting the user everything, if the helper read paths
     // from its environment.
     let everything = format!("{}:1:4000000000\n", f.user.name);
@@ -664,7 +664,7 @@ fn helper_ignores_hostile_environment(f: &Fixture) -> Result<(), Failed> {
     let out = run(control);
     ensure!(
         marker.exists() || (out.code() != 0 && out.stderr.contains(&*libdir.to_string_lossy())),
-        "control: LD_LIBRARY_PATH did not load the fake libgcc_s.so.1 into a non-setuid copy: {out}"
+        "control: LD_LIBRARY_PATH did not load the fake libc.so.6 into a non-setuid copy: {out}"
     );
     let _ = fs::remove_file(&marker);
 
