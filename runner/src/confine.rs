@@ -72,14 +72,15 @@ fn set_no_new_privs() -> Result<(), Failure> {
 }
 
 /// The spec's seccomp filter, if it has one. Pure computation: the child
-/// does it while it waits for CONFIGURE. The runner compiled a profile file
-/// before the clone, and burrow's default profile always compiles, so this
-/// fails only if memory runs out.
+/// does it while it waits for CONFIGURE; burrow's default profile, for the
+/// default capabilities, was compiled ahead of time (seccomp/precompiled.rs).
+/// The runner compiled a profile file before the clone, and the default
+/// profile always compiles, so this fails only if memory runs out.
 pub fn compile_seccomp(spec: &Spec) -> Result<Option<Program>, Failure> {
     let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(None);
     };
-    seccomp::compile(profile).map(Some).map_err(|e| Failure {
+    seccomp::program(profile).map(Some).map_err(|e| Failure {
         step: Step::Seccomp,
         errno: libc::EINVAL,
         detail: e,

@@ -1,6 +1,7 @@
 //! The container's seccomp filter: compiled from the spec's `linux.seccomp`
 //! into one classic BPF program (in the runner, to report errors before
-//! anything starts, and in the child while the parent calls the helper),
+//! anything starts, and in the child while the parent calls the helper;
+//! burrow's default profile ahead of time, in seccomp/precompiled.rs),
 //! and installed by the child as the last step before exec. Input: the
 //! spec, built from a profile that seccomp_profile.rs has already checked.
 //!
@@ -40,6 +41,8 @@ use crate::syscalls::{self, Lookup};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+
+mod precompiled;
 
 /// A compiled filter.
 pub type Program = Vec<sock_filter>;
@@ -320,6 +323,12 @@ impl Decision {
     fn fixed(&self) -> Option<u32> {
         self.tests.is_empty().then(|| self.last.ret())
     }
+}
+
+/// The program for `seccomp`: burrow's default profile's is compiled ahead
+/// of time (precompiled.rs), any other now.
+pub fn program(seccomp: &LinuxSeccomp) -> Result<Program, String> {
+    precompiled::lookup(seccomp).map_or_else(|| compile(seccomp), Ok)
 }
 
 /// The filters for `seccomp`, as one program.
