@@ -241,6 +241,12 @@ fn make_leaf(delegated: &Path, parent: Option<&str>, name: &str) -> Result<PathB
 /// topmost ancestor of burrow's own cgroup whose directory and cgroup.procs
 /// are the caller's. There burrow places its containers itself.
 fn subtree_owned_by_caller() -> Option<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    // The cgroup2 root is never the caller's (`owned_ancestor`): then there is
+    // no need for mountinfo, the costlier table (some 0.1 ms a start).
+    if own.lines().any(|line| line == "0::/") {
+        return None;
+    }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let mounts = cgroup_policy::cgroup_mounts(&mountinfo);
     // Controllers on cgroup v1 (a hybrid host) are the helper's to delegate.
@@ -248,7 +254,6 @@ fn subtree_owned_by_caller() -> Option<PathBuf> {
         return None;
     }
     let v2 = mounts.iter().find(|m| m.root == "/" && !m.point.contains('\\'))?;
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = cgroup_policy::cgroup_path(&own, v2)?;
     owned_ancestor(Path::new(&v2.point), path, nix::unistd::getuid().as_raw())
 }

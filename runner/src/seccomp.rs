@@ -325,6 +325,8 @@ impl Decision {
     }
 }
 
+pub use precompiled::default_section;
+
 /// The program for `seccomp`: burrow's default profile's is compiled ahead
 /// of time (precompiled.rs), any other now.
 pub fn program(seccomp: &LinuxSeccomp) -> Result<Program, String> {

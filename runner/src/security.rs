@@ -106,6 +106,13 @@ fn default_paths(unmask: &[PathBuf], all: bool) -> Result<(Vec<String>, Vec<Stri
 
 /// The spec's seccomp section: burrow's default, a profile file, or none.
 fn seccomp_section(profile: Option<&Path>, caps: &CapsHashSet) -> Result<Option<LinuxSeccomp>> {
+    // The default profile for the default capabilities: stored, as the
+    // profile resolves for them (seccomp/precompiled.rs).
+    if profile.is_none() && *caps == capabilities::DEFAULT.iter().copied().collect() {
+        if let Some(section) = seccomp::default_section() {
+            return Ok(Some(section));
+        }
+    }
     let (text, source) = match profile {
         Some(path) if path == Path::new(UNCONFINED) => return Ok(None),
         Some(path) => {
