@@ -1088,8 +1088,8 @@ fn cgroup_delegates_in_cgroup2_alone(f: &Fixture) -> Result<(), Failed> {
         "the helper's output with the v1 hierarchies hidden"
     );
     let target = delegation.target();
-    let result = ensure_moved_into(v2, &leaf, target, &target.read("cgroup")?)
-        .and_then(|()| ensure_handed_over(f, v2, &leaf));
+    let result =
+        ensure_moved_into(v2, &leaf, target, &target.read("cgroup")?).and_then(|()| ensure_handed_over(f, v2, &leaf));
     drop(delegation);
     // D too, where the helper delegates nothing in the host's own view (the
     // teardown insists on that); elsewhere the other scenarios share it.
