@@ -269,7 +269,12 @@ fn delegate(
     // SECURITY: CAP_DAC_OVERRIDE for writes to root's files of D only: the
     // rule's ceilings, and the controllers D has for its children.
     privilege::with_effective(&[CAP_DAC_OVERRIDE], || {
-        write_ceilings(&d, &ceilings.writes(v2), d_path)?;
+        let writes: Vec<_> = ceilings
+            .writes(v2)
+            .into_iter()
+            .filter(|(f, _)| mount.may_have(f))
+            .collect();
+        write_ceilings(&d, &writes, d_path)?;
         if v2 {
             enable_controllers(&d).map_err(failed("enabling controllers in", d_path))?;
         }
@@ -281,7 +286,7 @@ fn delegate(
     } else {
         V1_DELEGATED.split(' ').collect()
     };
-    chown_all(&d, &files, uid, d_path)?;
+    chown_all(&d, &files, mount, uid, d_path)?;
     // 4.
     // SECURITY: as for D, one mkdirat of the validated NAME in D (which the
     // caller may own by now): L's other files stay root's.
@@ -306,7 +311,7 @@ fn delegate(
         true => delegated.iter().copied().chain(V2_LEAF.split(' ')).collect(),
         false => V1_LEAF.split_whitespace().collect(),
     };
-    chown_all(&leaf, &files, uid, &plan.leaf)?;
+    chown_all(&leaf, &files, mount, uid, &plan.leaf)?;
     if let Some(last) = leaves.last_mut() {
         last.dir = Some(leaf);
     }
@@ -437,7 +442,7 @@ fn enable_controllers(d: &OwnedFd) -> io::Result<()> {
 }
 
 /// Gives the caller `dir` itself and those of `files` that exist in it.
-fn chown_all(dir: &OwnedFd, files: &[&str], uid: u32, shown: &str) -> Result<(), Error> {
+fn chown_all(dir: &OwnedFd, files: &[&str], mount: &CgroupMount, uid: u32, shown: &str) -> Result<(), Error> {
     let failed = |file: &str| {
         let doing = format!("cgroup: changing the owner of {shown}{file}");
         move |e| Error::os(doing, e)
@@ -447,7 +452,8 @@ fn chown_all(dir: &OwnedFd, files: &[&str], uid: u32, shown: &str) -> Result<(),
         // named by the kernel's delegate list or the allowlists above, each
         // checked against the deny-list; owner the caller, group unchanged.
         sys::chown_at(dir.as_fd(), c"", uid).map_err(failed(""))?;
-        for file in files {
+        // Not one of this hierarchy's: no such file (no lookup for nothing).
+        for file in files.iter().filter(|f| mount.may_have(f)) {
             match file_name(file).and_then(|name| sys::chown_at(dir.as_fd(), &name, uid)) {
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
                 result => result.map_err(failed(&format!("/{file}")))?,

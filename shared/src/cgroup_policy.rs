@@ -258,6 +258,18 @@ pub struct CgroupMount {
     pub controllers: Vec<String>,
 }
 
+impl CgroupMount {
+    /// Whether a cgroup of this hierarchy can have `file`: on v1 only the
+    /// core files (no dot, or `cgroup.`) and its own controllers' files
+    /// exist; on v2 a controller's files appear wherever it is enabled.
+    pub fn may_have(&self, file: &str) -> bool {
+        match file.split_once('.') {
+            Some((prefix, _)) if !self.v2 => prefix == "cgroup" || self.controllers.iter().any(|c| c == prefix),
+            _ => true,
+        }
+    }
+}
+
 /// The hierarchies to delegate in, in mountinfo order: each v1 one whose
 /// controllers are all among `V1_CONTROLLERS` (never a named hierarchy), and
 /// the cgroup2 one unless every one of `V2_CONTROLLERS` is bound to a v1
@@ -654,6 +666,18 @@ mod tests {
         );
         let pure = "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
         assert_eq!(cgroup_mounts(pure), vec![mount("0:38", "/sys/fs/cgroup", &[])]);
+    }
+
+    #[test]
+    fn files_a_hierarchy_may_have() {
+        let cpu = mount("0:39", "/c", &["cpu", "cpuacct"]);
+        for file in ["tasks", "cgroup.procs", "cpu.shares", "cpuacct.usage"] {
+            assert!(cpu.may_have(file), "{file}");
+        }
+        for file in ["memory.limit_in_bytes", "pids.max", "freezer.state", "cpuset.cpus"] {
+            assert!(!cpu.may_have(file), "{file}");
+        }
+        assert!(mount("0:38", "/u", &[]).may_have("memory.max"));
     }
 
     const PROC_CGROUP: &str =
