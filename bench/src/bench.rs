@@ -580,9 +580,20 @@ pub struct Throughput {
     pub failed: u64,
     pub seconds: f64,
     pub per_second: f64,
+    /// Containers/s in each window, in order.
+    pub window_rates: Vec<f64>,
+    /// The median, over windows, of this variant's rate divided by bwrap's
+    /// in the same window.
+    pub x_bwrap: Option<f64>,
     pub median_ms: Option<f64>,
     pub first_error: Option<String>,
 }
+
+/// Each variant's throughput time at a level is cut into this many windows,
+/// interleaved with the other variant's (order alternating): a machine that
+/// slows down for a while then weighs on both alike, as in the start-to-exit
+/// rounds.
+pub const WINDOWS: usize = 5;
 
 fn throughput(o: &Options, workers: &mut [Worker], variants: &[Variant]) -> Res<Vec<Throughput>> {
     let mut out = Vec::new();
@@ -590,27 +601,64 @@ fn throughput(o: &Options, workers: &mut [Worker], variants: &[Variant]) -> Res<
         .iter()
         .filter(|v| ["burrow", "bwrap"].contains(&v.key) && v.unavailable.is_none())
         .collect();
-    let total = 3 * chosen.len();
+    let total = 3 * WINDOWS * chosen.len();
+    let mut done = 0;
     for starters in [1usize, 2, 8] {
-        for v in &chosen {
-            let r = workers[v.worker as usize].call(json!({
-                "op": "throughput", "cmd": v.cmd, "threads": starters, "secs": o.throughput_secs
-            }))?;
-            let ok = r["ok"].as_u64().unwrap_or(0);
-            let seconds = r["elapsed_ns"].as_f64().unwrap_or(1.0) / 1e9;
-            out.push(Throughput {
+        let mut level: Vec<Throughput> = chosen
+            .iter()
+            .map(|v| Throughput {
                 key: v.key,
                 label: v.label.clone(),
                 starters,
-                ok,
-                failed: r["failed"].as_u64().unwrap_or(0),
-                seconds,
-                per_second: ok as f64 / seconds,
-                median_ms: r["median_ns"].as_f64().map(|ns| ns / 1e6),
-                first_error: r["first_error"].as_str().map(str::to_owned),
-            });
-            progress("throughput runs", out.len(), total);
+                ok: 0,
+                failed: 0,
+                seconds: 0.0,
+                per_second: 0.0,
+                window_rates: Vec::new(),
+                x_bwrap: None,
+                median_ms: None,
+                first_error: None,
+            })
+            .collect();
+        let mut medians: Vec<Vec<f64>> = vec![Vec::new(); chosen.len()];
+        for window in 0..WINDOWS {
+            let mut order: Vec<usize> = (0..chosen.len()).collect();
+            if window % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let v = chosen[i];
+                let r = workers[v.worker as usize].call(json!({
+                    "op": "throughput", "cmd": v.cmd, "threads": starters, "secs": o.throughput_secs / WINDOWS as f64
+                }))?;
+                let x = &mut level[i];
+                let ok = r["ok"].as_u64().unwrap_or(0);
+                let seconds = r["elapsed_ns"].as_f64().unwrap_or(1.0) / 1e9;
+                x.ok += ok;
+                x.failed += r["failed"].as_u64().unwrap_or(0);
+                x.seconds += seconds;
+                x.window_rates.push(ok as f64 / seconds);
+                medians[i].extend(r["median_ns"].as_f64().map(|ns| ns / 1e6));
+                if x.first_error.is_none() {
+                    x.first_error = r["first_error"].as_str().map(str::to_owned);
+                }
+                done += 1;
+                progress("throughput windows", done, total);
+            }
         }
+        let bwrap = level
+            .iter()
+            .position(|x| x.key == "bwrap")
+            .map(|i| level[i].window_rates.clone());
+        for (x, medians) in level.iter_mut().zip(&medians) {
+            x.per_second = x.ok as f64 / x.seconds;
+            x.median_ms = stats::median(medians);
+            let some = |rates: &[f64]| rates.iter().copied().map(Some).collect::<Vec<_>>();
+            x.x_bwrap = bwrap
+                .as_ref()
+                .and_then(|b| stats::paired_ratio(&some(&x.window_rates), &some(b)));
+        }
+        out.extend(level);
     }
     Ok(out)
 }

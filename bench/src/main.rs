@@ -29,7 +29,7 @@ const USAGE: &str = "usage: sudo bench/run [--runs N] [--warmup N] [--quick] [--
   --warmup N              warm-up rounds before counting (default 5, --quick 3)
   --quick                 fewer runs, 2 s per throughput level, 200 leak-check starts
   --json FILE             also write the figures as JSON to FILE
-  --throughput-seconds S  seconds per throughput level (default 10, --quick 2)
+  --throughput-seconds S  seconds per variant and throughput level, in 5 interleaved windows (default 10, --quick 2)
   --leak-starts N         sequential starts in the leak check (default 1000, --quick 200)
   --helper-runs N         runs of each helper operation (default: --runs)";
 

@@ -151,21 +151,23 @@ pub fn table(r: &Report) -> String {
 
     let _ = writeln!(
         t,
-        "\nThroughput: N concurrent starters for {} s each",
-        r.throughput_secs
+        "\nThroughput: N concurrent starters for {} s each, in {} windows interleaved with the other variant's",
+        r.throughput_secs,
+        crate::bench::WINDOWS
     );
     let _ = writeln!(
         t,
-        "{:<36} {:>8} {:>12} {:>8} {:>10}",
-        "variant", "starters", "containers/s", "failed", "median ms"
+        "{:<36} {:>8} {:>12} {:>7} {:>8} {:>10}",
+        "variant", "starters", "containers/s", "×bwrap", "failed", "median ms"
     );
     for x in &r.throughput {
         let _ = writeln!(
             t,
-            "{:<36} {:>8} {:>12.1} {:>8} {:>10}",
+            "{:<36} {:>8} {:>12.1} {:>7} {:>8} {:>10}",
             x.label,
             x.starters,
             x.per_second,
+            x.x_bwrap.map_or("-".to_owned(), |r| format!("{r:.2}")),
             x.failed,
             ms(x.median_ms)
         );
@@ -338,7 +340,8 @@ pub fn json(r: &Report) -> Value {
         .map(|x| {
             json!({
                 "key": x.key, "label": x.label, "starters": x.starters, "started": x.ok, "failed": x.failed,
-                "seconds": x.seconds, "containers_per_second": x.per_second, "median_ms": x.median_ms,
+                "seconds": x.seconds, "containers_per_second": x.per_second, "x_bwrap": x.x_bwrap,
+                "window_containers_per_second": x.window_rates, "median_ms": x.median_ms,
                 "first_error": x.first_error,
             })
         })
