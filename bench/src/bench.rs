@@ -724,6 +724,26 @@ fn trace(s: &Setup, argv: &[String], groups: &[u32]) -> Res<Value> {
     Ok(v)
 }
 
+/// What a process of a traced start was.
+enum Traced<'a> {
+    Runner,
+    /// A helper exec, with its operation.
+    Helper(&'a str),
+    /// Another fork of the runner.
+    Fork,
+}
+
+fn traced_as(p: &Value) -> Traced<'_> {
+    let arg = |i: usize| p["argv"].get(i).and_then(Value::as_str);
+    if p["root"].as_bool() == Some(true) {
+        Traced::Runner
+    } else if arg(0).is_some_and(|a| a.ends_with("burrow-helper")) {
+        Traced::Helper(arg(1).unwrap_or("?"))
+    } else {
+        Traced::Fork
+    }
+}
+
 /// The CPU time of one traced start, by process: the runner itself, each
 /// helper exec (by operation), the runner's other forks, and the container's
 /// process (the runner's whole tree, from its rusage, less all the others).
@@ -733,18 +753,10 @@ fn cpu_by_process(t: &Value) -> Vec<(String, f64)> {
     for p in t["processes"].as_array().into_iter().flatten() {
         let ms = p["cpu_ns"].as_f64().unwrap_or(0.0) / 1e6;
         traced += ms;
-        let argv: Vec<&str> = p["argv"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        let name = if p["root"].as_bool() == Some(true) {
-            "runner".to_owned()
-        } else if argv.first().is_some_and(|a| a.ends_with("burrow-helper")) {
-            format!("helper {}", argv.get(1).copied().unwrap_or("?"))
-        } else {
-            "runner's other forks".to_owned()
+        let name = match traced_as(p) {
+            Traced::Runner => "runner".to_owned(),
+            Traced::Helper(op) => format!("helper {op}"),
+            Traced::Fork => "runner's other forks".to_owned(),
         };
         match parts.iter_mut().find(|(n, _)| *n == name) {
             Some((_, total)) => *total += ms,
@@ -774,18 +786,13 @@ fn memory(s: &Setup, workers: &mut [Worker], sleep_default: usize, sleep_full: u
             let t = trace(s, &burrow_argv(s, extra, command), groups)?;
             for p in t["processes"].as_array().into_iter().flatten() {
                 let hwm = p["vmhwm_kb"].as_u64();
-                let argv: Vec<&str> = p["argv"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                if p["root"].as_bool() == Some(true) {
-                    runner_peak[i] = runner_peak[i].max(hwm);
-                } else if argv.first().is_some_and(|a| a.ends_with("burrow-helper")) {
-                    let op = argv.get(1).copied().unwrap_or("?").to_owned();
-                    let e = helper_peak.entry(op).or_default();
-                    *e = (*e).max(hwm.unwrap_or(0));
+                match traced_as(p) {
+                    Traced::Runner => runner_peak[i] = runner_peak[i].max(hwm),
+                    Traced::Helper(op) => {
+                        let e = helper_peak.entry(op.to_owned()).or_default();
+                        *e = (*e).max(hwm.unwrap_or(0));
+                    }
+                    Traced::Fork => {}
                 }
             }
             if command[0] == "/bin/true" {

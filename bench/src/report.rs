@@ -64,7 +64,8 @@ fn variant_figures(r: &Report, v: &Variant) -> (Option<Summary>, Option<f64>, Op
     (summary, paired, of_medians)
 }
 
-fn ms(x: Option<f64>) -> String {
+/// A figure (milliseconds, a ratio) to two places, or `-`.
+fn figure(x: Option<f64>) -> String {
     x.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into())
 }
 
@@ -117,11 +118,11 @@ pub fn table(r: &Report) -> String {
             t,
             "{:<36} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6}",
             v.label,
-            ms(s.map(|s| s.min)),
-            ms(s.map(|s| s.median)),
-            ms(s.map(|s| s.p90)),
-            paired.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
-            ms(stats::median(&v.cpu)),
+            figure(s.map(|s| s.min)),
+            figure(s.map(|s| s.median)),
+            figure(s.map(|s| s.p90)),
+            figure(paired),
+            figure(stats::median(&v.cpu)),
             v.failures
         );
     }
@@ -167,9 +168,9 @@ pub fn table(r: &Report) -> String {
             x.label,
             x.starters,
             x.per_second,
-            x.x_bwrap.map_or("-".to_owned(), |r| format!("{r:.2}")),
+            figure(x.x_bwrap),
             x.failed,
-            ms(x.median_ms)
+            figure(x.median_ms)
         );
         if let Some(e) = &x.first_error {
             let _ = writeln!(t, "    first failure: {e}");
@@ -192,9 +193,9 @@ pub fn table(r: &Report) -> String {
             t,
             "{:<52} {:>7} {:>7} {:>7} {:>6}",
             op.label,
-            ms(s.map(|s| s.min)),
-            ms(s.map(|s| s.median)),
-            ms(s.map(|s| s.p90)),
+            figure(s.map(|s| s.min)),
+            figure(s.map(|s| s.median)),
+            figure(s.map(|s| s.p90)),
             op.failures
         );
         if let Some(e) = &op.first_error {
@@ -247,7 +248,7 @@ pub fn table(r: &Report) -> String {
                 format!(
                     "{} {}",
                     p["process"].as_str().unwrap_or("?"),
-                    ms(p["median_ms"].as_f64())
+                    figure(p["median_ms"].as_f64())
                 )
             })
             .collect();
@@ -261,7 +262,7 @@ pub fn table(r: &Report) -> String {
         l["starts"],
         l["failed"],
         l["seconds"].as_f64().unwrap_or(0.0),
-        ms(l["median_ms"].as_f64())
+        figure(l["median_ms"].as_f64())
     );
     let _ = writeln!(t, "{:<44} {:>8} {:>8}", "counted", "before", "after");
     for (key, label) in [
