@@ -73,7 +73,8 @@ mod tests {
     use super::*;
     use crate::capabilities;
     use crate::seccomp::compile;
-    use crate::seccomp_profile::{self, Context};
+    use crate::seccomp::tests::default_profile;
+    use crate::seccomp_profile;
     use caps::Capability;
 
     fn encode(program: &[sock_filter]) -> Vec<u8> {
@@ -86,22 +87,9 @@ mod tests {
         program.iter().flat_map(encode).collect()
     }
 
-    /// The default profile's section, as the runner makes it. The kernel
-    /// version matters only to a `minKernel` rule, which the profile has
-    /// none of (with one, a kernel that resolved it otherwise would get a
-    /// section of its own, compiled at each start).
-    fn default_section(caps: &[Capability]) -> LinuxSeccomp {
-        let caps = caps.iter().copied().collect();
-        let context = Context {
-            capabilities: &caps,
-            kernel: (6, 18),
-        };
-        seccomp_profile::parse(seccomp_profile::DEFAULT_PROFILE, &context).unwrap()
-    }
-
     #[test]
     fn the_files_are_what_the_default_profile_compiles_to() {
-        let section = default_section(capabilities::DEFAULT);
+        let section = default_profile(capabilities::DEFAULT);
         let mut json = serde_json::to_vec(&section).unwrap();
         json.push(b'\n');
         let program = encode(&compile(&section).unwrap());
@@ -135,11 +123,11 @@ mod tests {
         let mut admin = capabilities::DEFAULT.to_vec();
         admin.push(Capability::CAP_SYS_ADMIN);
         for caps in [admin, without(Capability::CAP_SYS_CHROOT), Vec::new()] {
-            assert!(lookup(&default_section(&caps)).is_none(), "{caps:?}");
+            assert!(lookup(&default_profile(&caps)).is_none(), "{caps:?}");
         }
         // A capability the profile does not name makes the same section.
-        let mut section = default_section(capabilities::DEFAULT);
-        assert_eq!(default_section(&without(Capability::CAP_CHOWN)), section);
+        let mut section = default_profile(capabilities::DEFAULT);
+        assert_eq!(default_profile(&without(Capability::CAP_CHOWN)), section);
         // A difference no capability makes: one errno.
         let mut syscalls = section.syscalls().clone().unwrap();
         let last = syscalls.last_mut().unwrap();

@@ -212,7 +212,8 @@ fn assert_same(seccomp: &LinuxSeccomp, random: &mut Random, samples: usize) -> (
     (checked, program.len())
 }
 
-fn default_profile(capabilities: &[Capability]) -> LinuxSeccomp {
+/// burrow's default profile as the runner resolves it for `capabilities`.
+pub(super) fn default_profile(capabilities: &[Capability]) -> LinuxSeccomp {
     let caps = capabilities.iter().copied().collect();
     let context = Context {
         capabilities: &caps,
