@@ -35,17 +35,31 @@ pub struct Target {
     pub pid: u32,
 }
 
-/// Checks, in order: the fd is open, is a directory on procfs, its process is
-/// alive and all its uids are the caller's; then reads its pid.
+/// Checks, in order: the fd is open, is a directory on the helper's own
+/// procfs, its process is alive and all its uids are the caller's; then
+/// reads its pid.
 pub fn open(op: &'static str, fd: RawFd, fd_open: bool, caller_uid: u32) -> Result<Target, Error> {
     if !fd_open {
         return Err(Error::refused(format!("{op}: target fd {fd} is not open")));
     }
     let dir = sys::borrow_fd(fd);
     let on_procfs = sys::fs_magic(dir).is_ok_and(|magic| magic == sys::PROC_SUPER_MAGIC);
-    if !on_procfs || !sys::fstat(dir).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR) {
+    let st = sys::fstat(dir)
+        .ok()
+        .filter(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR);
+    let Some(st) = st.filter(|_| on_procfs) else {
         return Err(Error::refused(format!(
             "{op}: target fd {fd} is not a /proc/PID directory"
+        )));
+    };
+    // The pid read below names the fd's process only in the pid namespace of
+    // the fd's procfs, and a caller can mount a procfs of a pid namespace of
+    // its own, where the numbers differ: only the helper's own /proc counts,
+    // once shown to be of the helper's pid namespace, the one a seize and a
+    // cgroup.procs write read pids in.
+    if st.st_dev != own_procfs(op)? {
+        return Err(Error::refused(format!(
+            "{op}: target fd {fd} is on another procfs than the helper's /proc"
         )));
     }
     let mut target = Target {
@@ -59,6 +73,24 @@ pub fn open(op: &'static str, fd: RawFd, fd_open: bool, caller_uid: u32) -> Resu
     let pid = stat.split(' ').next().and_then(parse_decimal_u32);
     target.pid = pid.ok_or_else(|| Error::os(format!("{op}: reading stat"), "no pid in field 1"))?;
     Ok(target)
+}
+
+/// The device of the helper's /proc, checked to be of the helper's own pid
+/// namespace: NSpid in /proc/self/status lists a pid for each namespace from
+/// the procfs's own down to the process's, so one field means the same one.
+fn own_procfs(op: &str) -> Result<u64, Error> {
+    let failed = |e| Error::os(format!("{op}: reading /proc/self/status"), e);
+    let mut status = String::new();
+    File::from(sys::openat(None, c"/proc/self/status", libc::O_RDONLY).map_err(failed)?)
+        .take(MAX_PROC_FILE)
+        .read_to_string(&mut status)
+        .map_err(failed)?;
+    let nspid = status.lines().find_map(|line| line.strip_prefix("NSpid:"));
+    if nspid.is_none_or(|pids| pids.split_whitespace().count() != 1) {
+        return Err(failed(io::Error::other("/proc is not of the helper's pid namespace")));
+    }
+    let own = sys::openat(None, c"/proc/self", libc::O_PATH | libc::O_DIRECTORY).map_err(failed)?;
+    Ok(dev_ino(own.as_fd(), "reading /proc/self")?.0)
 }
 
 /// idmap's target: `open`, then it sits in a user namespace that is a

@@ -23,6 +23,7 @@
 //!   as problems), and the directory. A test binary with both policies
 //!   (the attack scenarios) shares the directory the network policy made.
 
+use crate::fixture::Fixture;
 use crate::netns::{self, POLICY_DIR};
 use crate::user::TestUser;
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -452,6 +454,23 @@ impl Drop for Exclusive<'_> {
             eprintln!("burrow-tests: restoring the cgroup policy: {e}");
         }
     }
+}
+
+/// `sh -c` running the shell commands `as_root`, then exec'ing `command` as
+/// `user`, in a private mount namespace where every cgroup v1 hierarchy is
+/// unmounted: the view of a pure cgroup2 host.
+pub fn cgroup2_only_view(f: &Fixture, user: &TestUser, as_root: &str, command: &str) -> Command {
+    let script = format!(
+        "set -e; \
+         awk '{{ for (i = 7; i <= NF; i++) if ($i == \"-\") {{ if ($(i+1) == \"cgroup\") print $5; break }} }}' \
+           /proc/self/mountinfo | while read -r m; do umount -l \"$m\"; done; \
+         {as_root} exec setpriv --reuid={} --regid={} --clear-groups {command}",
+        user.uid, user.gid
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script]);
+    cmd.current_dir(&f.dir);
+    cmd
 }
 
 #[cfg(test)]

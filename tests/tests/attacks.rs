@@ -31,7 +31,7 @@ use burrow_shared::exit;
 use burrow_shared::ids::{IdMapping, parse_map_file};
 use burrow_shared::request::USAGE;
 use burrow_tests::attack::{self, Caught, build_marker_library, fd_flags, fd_table, root_file};
-use burrow_tests::cgroups;
+use burrow_tests::cgroups::{self, cgroup2_only_view};
 use burrow_tests::fixture::{Fixture, USER_PATH};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::{BRIDGE, Holder, TestNet, USERNET_FILE};
@@ -84,6 +84,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         attack_cve_2022_47952_no_existence_oracle,
     ),
     ("attack_cve_2024_21626_no_fd_leaks", attack_cve_2024_21626_no_fd_leaks),
+    (
+        "attack_foreign_procfs_names_another_process",
+        attack_foreign_procfs_names_another_process,
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -1799,4 +1803,155 @@ fn attack_cve_2024_21626_no_fd_leaks(f: &Fixture) -> Result<(), Failed> {
         );
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Another procfs
+
+/// The test user's process at number `pid` in a pid namespace of its own,
+/// with that namespace's procfs on /proc of its own mount namespace (the
+/// namespace's last pid set to `pid - 1` just before the fork, which root of
+/// a user namespace may do); the `/proc/PID` directory of that procfs, as
+/// the test user itself could open it through /proc/S/root.
+struct Foreign {
+    /// unshare, which kills the namespace's init when it ends.
+    holder: Option<Target>,
+    /// The namespace's init, the host's pid of the `sh` in it.
+    init: u32,
+    dir: File,
+    path: String,
+}
+
+impl Foreign {
+    fn start(f: &Fixture, pid: u32) -> Result<Foreign, Failed> {
+        let mut cmd = f.as_user("unshare");
+        // The parentheses fork (a last command would be exec'd as pid 1).
+        let script = format!(
+            "echo {} > /proc/sys/kernel/ns_last_pid && ({} hold); :",
+            pid - 1,
+            f.probe.display()
+        );
+        cmd.args([
+            "--user",
+            "--map-root-user",
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--kill-child",
+        ]);
+        cmd.args(["sh", "-c", &script]);
+        let holder = Target::start(cmd)?;
+        let children = holder.read(&format!("task/{}/children", holder.pid))?;
+        let init: u32 = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_default();
+        // Orphaned when unshare ends, and killed by it (--kill-child).
+        process::expect_orphan(init);
+        let path = format!("/proc/{init}/root/proc/{pid}");
+        let cmdline = fs::read(format!("{path}/cmdline")).unwrap_or_default();
+        ensure!(
+            cmdline.ends_with(b"\0hold\0"),
+            "no probe at {pid} in the test user's pid namespace ({path}/cmdline: {cmdline:?})"
+        );
+        let dir = File::open(&path).map_err(|e| format!("opening {path}: {e}"))?;
+        let holder = Some(holder);
+        Ok(Foreign {
+            holder,
+            init,
+            dir,
+            path,
+        })
+    }
+}
+
+/// Ends the namespace on every path, a failed scenario's too.
+impl Drop for Foreign {
+    fn drop(&mut self) {
+        if let Some(holder) = self.holder.take() {
+            let _ = holder.end();
+        }
+        let _ = process::reap_expected_orphan(self.init);
+    }
+}
+
+/// Guards target.rs `open` (the fd must be a directory of the helper's own
+/// /proc, and that /proc of the helper's own pid namespace). The test user
+/// mounts a procfs of a pid namespace of its own and hands over its
+/// /proc/H, H being the host's number of a process of its own (the victim)
+/// that root has put into a cgroup2 jail: without the check, cgroup read the
+/// pid H through the fd, seized and moved the victim, and its roll-back put
+/// it into the caller's cgroup (moves by pid happen in cgroup2 alone, so
+/// also with the v1 hierarchies hidden, as on a pure cgroup2 host). Every
+/// operation refuses with one line; the victim stays in its cgroups, the
+/// foreign process's maps stay as they were, and no leaf or link is made.
+fn attack_foreign_procfs_names_another_process(f: &Fixture) -> Result<(), Failed> {
+    let _policy = cgroup_policy(f).shared();
+    let net = TestNet::new(f, &[])?;
+    let mut victim_cmd = f.as_user(&f.probe);
+    victim_cmd.arg("hold");
+    let victim = Target::start(victim_cmd)?;
+    let jail = cgroup_policy(f)
+        .layout
+        .v2()
+        .map(|v2| v2.own.join(format!("burrow-jail-{}", victim.pid)));
+    if let Some(jail) = &jail {
+        fs::create_dir(jail).map_err(|e| format!("creating {}: {e}", jail.display()))?;
+    }
+    let result = jail
+        .as_ref()
+        .map_or(Ok(()), |jail| {
+            fs::write(jail.join("cgroup.procs"), victim.pid.to_string())
+                .map_err(|e| Failed::from(format!("moving the victim into {}: {e}", jail.display())))
+        })
+        .and_then(|()| foreign_procfs_refused(f, &net, &victim));
+    victim.end()?;
+    if let Some(jail) = &jail {
+        cgroups::rmdir_cgroup(jail).map_err(|e| format!("removing {}: {e}", jail.display()))?;
+    }
+    result
+}
+
+fn foreign_procfs_refused(f: &Fixture, net: &TestNet, victim: &Target) -> Result<(), Failed> {
+    let foreign = Foreign::start(f, victim.pid)?;
+    let uid_map = format!("{}/uid_map", foreign.path);
+    let (cgroups_before, maps_before) = (victim.read("cgroup")?, fs::read_to_string(&uid_map).ok());
+    let refusal = |op: &str| format!("burrow-helper: {op}: target fd 3 is on another procfs than the helper's /proc");
+    let out = run(helper_command(f, Some(&foreign.dir), &own_ids(f)));
+    ensure_refused(&out, exit::REFUSED, &refusal("idmap"), "idmap on another procfs")?;
+    let name = leaf_name("foreign");
+    let out = run(cgroup_command(f, Some(&foreign.dir), &name));
+    ensure_refused(&out, exit::REFUSED, &refusal("cgroup"), "cgroup on another procfs")?;
+    if let Some(v2) = cgroup_policy(f).layout.v2() {
+        let helper = format!("{} cgroup --proc-fd 3 --name {name}", f.helper.display());
+        let mut cmd = cgroup2_only_view(f, &f.user, "", &helper);
+        process::pass_fd(&mut cmd, foreign.dir.as_raw_fd(), 3);
+        let out = run(cmd);
+        ensure_eq!(
+            victim.read("cgroup")?,
+            cgroups_before,
+            "the victim's cgroups, cgroup2 alone"
+        );
+        ensure_refused(
+            &out,
+            exit::REFUSED,
+            &refusal("cgroup"),
+            "cgroup on another procfs, cgroup2 alone",
+        )?;
+        let leaf = v2.delegated_dir(f.user.uid).join(&name);
+        ensure!(!leaf.exists(), "{} was left behind", leaf.display());
+    }
+    let links = net.link_names()?;
+    let out = run(veth_command(f, net, Some(&foreign.dir), BRIDGE));
+    let line = "burrow-helper: veth: target fd 3 is not a network namespace";
+    ensure_refused(&out, exit::REFUSED, line, "veth on another procfs's /proc/PID")?;
+    ensure_eq!(net.link_names()?, links, "the links after veth on another procfs");
+    ensure_eq!(victim.read("cgroup")?, cgroups_before, "the victim's cgroups");
+    ensure_eq!(
+        fs::read_to_string(&uid_map).ok(),
+        maps_before,
+        "the foreign process's uid map"
+    );
+    ensure_no_leaf(f, &name)
 }

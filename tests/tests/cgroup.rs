@@ -22,7 +22,9 @@
 //! negative scenario's comment names the check it guards.
 
 use burrow_shared::exit;
-use burrow_tests::cgroups::{self, CGROUP_FILE, DELEGATED_V2, Hierarchy, Layout, MEMORY_CEILING, PIDS_CEILING};
+use burrow_tests::cgroups::{
+    self, CGROUP_FILE, DELEGATED_V2, Hierarchy, Layout, MEMORY_CEILING, PIDS_CEILING, cgroup2_only_view,
+};
 use burrow_tests::fixture::{Fixture, kill_processes_of};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::POLICY_DIR;
@@ -1102,23 +1104,6 @@ fn cgroup_delegates_in_cgroup2_alone(f: &Fixture) -> Result<(), Failed> {
         format!("delegated in {}", v2.describe()),
     );
     result
-}
-
-/// `sh -c` running the shell commands `as_root`, then exec'ing `command` as
-/// `user`, in a private mount namespace where every cgroup v1 hierarchy is
-/// unmounted: the view of a pure cgroup2 host.
-fn cgroup2_only_view(f: &Fixture, user: &TestUser, as_root: &str, command: &str) -> Command {
-    let script = format!(
-        "set -e; \
-         awk '{{ for (i = 7; i <= NF; i++) if ($i == \"-\") {{ if ($(i+1) == \"cgroup\") print $5; break }} }}' \
-           /proc/self/mountinfo | while read -r m; do umount -l \"$m\"; done; \
-         {as_root} exec setpriv --reuid={} --regid={} --clear-groups {command}",
-        user.uid, user.gid
-    );
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script]);
-    cmd.current_dir(&f.dir);
-    cmd
 }
 
 /// A file's owner, mode, times and contents, to tell whether it was touched.
