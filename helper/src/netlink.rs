@@ -59,6 +59,8 @@ impl Netlink {
                 interrupted |= reply.header.flags & NLM_F_DUMP_INTR != 0;
                 match reply.payload {
                     NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)) => links.push(link),
+                    // The answer to GetNsId: that it came is all the caller asks.
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewNsId(_)) => {}
                     NetlinkPayload::Error(e) if e.code.is_none() => return Ok(links),
                     NetlinkPayload::Error(e) => return Err(e.to_io()),
                     NetlinkPayload::Done(_) if interrupted => return Err(io::ErrorKind::Interrupted.into()),

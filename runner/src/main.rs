@@ -32,6 +32,7 @@ mod mount_api;
 mod net;
 mod netlink;
 mod network;
+mod pairs;
 mod parent;
 mod resources;
 mod rlimits;

@@ -32,7 +32,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -72,6 +72,9 @@ pub fn usernet_text(user: &TestUser, group: &str) -> String {
          {name} veth brrace 2      # veth_quota_is_race_free\n\
          {name} veth brslot 1      # veth_slot_freed_when_container_exits\n\
          {name} veth brseq 2       # network_veth_gone_after_exit\n\
+         {name} veth brpairs 2     # network_quota_exits_then_starts_in_pairs\n\
+         {name} veth brloop 2      # network_quota_back_to_back_beside_one\n\
+         {name} veth brpar 2       # network_quota_never_exceeded_by_parallel_starters\n\
          {name} veth brmissing 1   # no such link\n\
          {name} veth braltname 1   # only an alternative name of a bridge\n\
          {name} veth notbridge0 1  # a link that is not a bridge\n\
@@ -323,6 +326,12 @@ impl<'f> TestNet<'f> {
 
     pub fn link_names(&self) -> Result<BTreeSet<String>, Failed> {
         Ok(self.links()?.into_iter().map(|l| l.name).collect())
+    }
+
+    /// The namespace as /proc/PID/ns/net links name it: `net:[INODE]`.
+    pub fn netns_link(&self) -> Option<PathBuf> {
+        let ino = self.netns.as_ref()?.metadata().ok()?.ino();
+        Some(PathBuf::from(format!("net:[{ino}]")))
     }
 
     /// A command started in the namespace, with the test user's environment

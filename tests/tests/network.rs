@@ -65,6 +65,18 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("network_interface_configuration", network_interface_configuration),
     ("network_dns_writes_resolv_conf", network_dns_writes_resolv_conf),
     ("network_veth_gone_after_exit", network_veth_gone_after_exit),
+    (
+        "network_quota_exits_then_starts_in_pairs",
+        network_quota_exits_then_starts_in_pairs,
+    ),
+    (
+        "network_quota_back_to_back_beside_one",
+        network_quota_back_to_back_beside_one,
+    ),
+    (
+        "network_quota_never_exceeded_by_parallel_starters",
+        network_quota_never_exceeded_by_parallel_starters,
+    ),
     ("network_reports_helper_refusal", network_reports_helper_refusal),
     (
         "network_setup_failure_leaves_nothing",
@@ -963,6 +975,158 @@ fn network_veth_gone_after_exit(f: &Fixture) -> Result<(), Failed> {
         let what = format!("links in the test namespace after container {i} exited");
         ensure_links_return(&net, &before, &what)?;
     }
+    Ok(())
+}
+
+/// Rounds of the quota sequences below (the review's sequences refused 19
+/// of 40 starts, and 13 of 30).
+const QUOTA_ROUNDS: usize = 100;
+
+/// `count` containers `burrow run --net bridge:BRIDGE -- ARGS` started at
+/// once; their outputs.
+fn start_together(net: &TestNet, bridge: &str, count: usize, args: &[&str]) -> Result<Vec<Output>, Failed> {
+    let network = format!("bridge:{bridge}");
+    let mut running = Vec::new();
+    for _ in 0..count {
+        let mut cmd = net.burrow(&[&["--net", network.as_str(), "--"][..], args].concat());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        running.push(process::spawn(&mut cmd).map_err(|e| format!("starting burrow: {e}"))?);
+    }
+    running
+        .into_iter()
+        .map(|c| {
+            c.output(None)
+                .map_err(|e| Failed::from(format!("waiting for burrow: {e}")))
+        })
+        .collect()
+}
+
+/// Guards the live count's treatment of exited containers (helper veth.rs
+/// `peer_netns_alive`: a pair whose namespace has no user left is not
+/// counted, though the kernel deletes it only later): with an allowance of
+/// 2, two containers exit together and two start at once, round after
+/// round, and no start is ever refused.
+fn network_quota_exits_then_starts_in_pairs(f: &Fixture) -> Result<(), Failed> {
+    let net = TestNet::new(f, &["brpairs"])?;
+    for round in 1..=QUOTA_ROUNDS {
+        for out in start_together(&net, "brpairs", 2, &["true"])? {
+            ensure_ran(&out, "", &format!("round {round} of {QUOTA_ROUNDS}, two at once"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The same check: with an allowance of 2, one container keeps running
+/// while others run one after the other beside it, and none is refused.
+fn network_quota_back_to_back_beside_one(f: &Fixture) -> Result<(), Failed> {
+    let net = TestNet::new(f, &["brloop"])?;
+    let mut long = net.burrow(&["--net", "bridge:brloop", "--", "sh", "-c", "echo up; read line"]);
+    long.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut long = process::spawn(&mut long).map_err(|e| format!("starting burrow: {e}"))?;
+    let up = long
+        .read_line()
+        .map_err(|e| format!("reading from the long container: {e}"))?;
+    ensure_eq!(up, "up\n", "the long container's first line");
+    for i in 1..=QUOTA_ROUNDS {
+        let out = run(net.burrow(&["--net", "bridge:brloop", "--", "true"]));
+        ensure_ran(&out, "", &format!("container {i} of {QUOTA_ROUNDS} beside a long one"))?;
+    }
+    let out = long
+        .output(Some(b"\n"))
+        .map_err(|e| format!("ending the long container: {e}"))?;
+    ensure_ran(&out, "", "the long container")
+}
+
+/// The number of network namespaces, other than `net`'s, with a link
+/// besides lo, among the processes of `uid` whose parent is in `net` (the
+/// containers of burrows started there, not the other scenarios'): the
+/// pairs of containers alive at one moment (a pair is the only link a
+/// container's namespace gets).
+/// The scan of /proc takes a while, so a namespace counts only if its
+/// process is still in it when the scan is over: then each was alive before
+/// that moment and after it, so at it.
+fn live_pairs(uid: u32, net: &TestNet) -> usize {
+    let own = net.netns_link();
+    let ns_of = |pid: u32| fs::read_link(format!("/proc/{pid}/ns/net")).ok();
+    let mut seen = BTreeMap::new();
+    for pid in process::all_pids() {
+        if process::proc_real_uid(pid).ok() != Some(uid) {
+            continue;
+        }
+        let Some(ns) = ns_of(pid) else { continue };
+        if Some(&ns) == own.as_ref() || seen.contains_key(&ns) {
+            continue;
+        }
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let parent = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok());
+        if parent.and_then(ns_of) != own {
+            continue;
+        }
+        let dev = fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
+        // Two header lines, then one line per link.
+        if dev.lines().skip(2).any(|l| !l.trim_start().starts_with("lo:")) {
+            seen.insert(ns, pid);
+        }
+    }
+    seen.into_iter()
+        .filter(|(ns, pid)| ns_of(*pid).as_ref() == Some(ns))
+        .count()
+}
+
+/// Guards that no user gets more live pairs than granted (helper veth.rs
+/// `count_veths` under the lock, and `peer_netns_alive`, which must never
+/// leave out a pair whose namespace is in use): 8 starters in a loop
+/// against an allowance of 2, while root counts the containers' namespaces
+/// that hold a pair, over and over; never more than 2, and every refusal
+/// the quota's line.
+fn network_quota_never_exceeded_by_parallel_starters(f: &Fixture) -> Result<(), Failed> {
+    const STARTERS: usize = 8;
+    const STARTS: usize = 12;
+    let net = TestNet::new(f, &["brpar"])?;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (most, outs) = thread::scope(|scope| {
+        let counter = scope.spawn(|| {
+            let (mut most, mut samples) = (0, 0);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(live_pairs(f.user.uid, &net));
+                samples += 1;
+            }
+            (most, samples)
+        });
+        let starters: Vec<_> = (0..STARTERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut outs = Vec::new();
+                    for _ in 0..STARTS {
+                        outs.extend(start_together(&net, "brpar", 1, &["sleep", "0.05"])?);
+                    }
+                    Ok::<_, Failed>(outs)
+                })
+            })
+            .collect();
+        let outs: Vec<Result<Vec<Output>, Failed>> =
+            starters.into_iter().map(|s| s.join().expect("a starter")).collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (counter.join().expect("the counter"), outs)
+    });
+    let refusal = over_quota(f, 2, 2, "brpar").replacen("burrow-helper: veth: ", "burrow: helper veth failed: ", 1);
+    let mut ran = 0;
+    for out in outs.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten() {
+        if out.code() == 0 {
+            ensure_ran(&out, "", "a parallel starter's container")?;
+            ran += 1;
+        } else {
+            ensure_eq!(
+                (out.code(), out.stderr.as_str()),
+                (125, format!("{refusal}\n").as_str()),
+                "a refused start ({out})"
+            );
+        }
+    }
+    ensure!(most.0 <= 2, "{} live pairs at once against an allowance of 2", most.0);
+    ensure!(ran >= 2 && most.1 > 0, "{ran} containers ran, {} samples", most.1);
     Ok(())
 }
 
