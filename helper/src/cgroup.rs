@@ -46,7 +46,7 @@ use burrow_shared::request::CgroupRequest;
 use caps::Capability::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETUID};
 use std::ffi::{CStr, CString};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
 pub const CGROUP_FILE: &str = match option_env!("BURROW_CGROUP_FILE") {
@@ -422,13 +422,12 @@ fn write_ceilings(d: &OwnedFd, writes: &[(&str, String)], d_path: &str) -> Resul
 /// Enables in D's cgroup.subtree_control what D's cgroup.controllers offers
 /// of `V2_CONTROLLERS` (none is fine).
 fn enable_controllers(d: &OwnedFd) -> io::Result<()> {
-    let mut available = String::new();
     let file = sys::openat(
         Some(d.as_fd()),
         c"cgroup.controllers",
         libc::O_RDONLY | libc::O_NOFOLLOW,
     )?;
-    File::from(file).take(MAX_TABLE).read_to_string(&mut available)?;
+    let available = sys::read_text(file, MAX_TABLE)?;
     let enable: Vec<String> = available
         .split_whitespace()
         .filter(|c| V2_CONTROLLERS.contains(c))
@@ -478,13 +477,7 @@ fn move_to(dir: &OwnedFd, pid: &str, doing: String) -> Result<(), Error> {
 /// Reads a kernel table by its fixed path.
 fn read_table(path: &CStr) -> Result<String, Error> {
     let failed = |e| Error::os(format!("cgroup: reading {}", path.to_string_lossy()), e);
-    let mut text = String::new();
-    let file = sys::openat(None, path, libc::O_RDONLY).map_err(failed)?;
-    File::from(file)
-        .take(MAX_TABLE)
-        .read_to_string(&mut text)
-        .map_err(failed)?;
-    Ok(text)
+    sys::read_text(sys::openat(None, path, libc::O_RDONLY).map_err(failed)?, MAX_TABLE).map_err(failed)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Group, Uid, UnlinkatFlags, User};
 use std::ffi::CStr;
-use std::io;
+use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
@@ -138,6 +138,14 @@ pub fn openat(dir: Option<BorrowedFd>, path: &CStr, flags: libc::c_int) -> io::R
         flags,
         Mode::S_IRUSR | Mode::S_IWUSR,
     )?)
+}
+
+/// Reads the file `fd` opened, up to `cap` bytes (no file the helper reads
+/// this way is near its cap: past it, the text is cut).
+pub fn read_text(fd: OwnedFd, cap: u64) -> io::Result<String> {
+    let mut text = String::new();
+    std::fs::File::from(fd).take(cap).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {

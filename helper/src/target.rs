@@ -12,7 +12,7 @@ use crate::sys;
 use burrow_shared::ids::{IdKind, parse_decimal_u32};
 use std::ffi::CStr;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 
 /// No file the helper reads below /proc/PID is near this long.
@@ -80,17 +80,14 @@ pub fn open(op: &'static str, fd: RawFd, fd_open: bool, caller_uid: u32) -> Resu
 /// the procfs's own down to the process's, so one field means the same one.
 fn own_procfs(op: &str) -> Result<u64, Error> {
     let failed = |e| Error::os(format!("{op}: reading /proc/self/status"), e);
-    let mut status = String::new();
-    File::from(sys::openat(None, c"/proc/self/status", libc::O_RDONLY).map_err(failed)?)
-        .take(MAX_PROC_FILE)
-        .read_to_string(&mut status)
-        .map_err(failed)?;
+    let status = sys::openat(None, c"/proc/self/status", libc::O_RDONLY).map_err(failed)?;
+    let dev = sys::fstat(status.as_fd()).map_err(failed)?.st_dev;
+    let status = sys::read_text(status, MAX_PROC_FILE).map_err(failed)?;
     let nspid = status.lines().find_map(|line| line.strip_prefix("NSpid:"));
     if nspid.is_none_or(|pids| pids.split_whitespace().count() != 1) {
         return Err(failed(io::Error::other("/proc is not of the helper's pid namespace")));
     }
-    let own = sys::openat(None, c"/proc/self", libc::O_PATH | libc::O_DIRECTORY).map_err(failed)?;
-    Ok(dev_ino(own.as_fd(), "reading /proc/self")?.0)
+    Ok(dev)
 }
 
 /// idmap's target: `open`, then it sits in a user namespace that is a
@@ -149,12 +146,7 @@ impl Target {
     }
 
     pub fn read(&self, name: &CStr) -> Result<String, Error> {
-        let mut text = String::new();
-        File::from(self.open(name, libc::O_RDONLY)?)
-            .take(MAX_PROC_FILE)
-            .read_to_string(&mut text)
-            .map_err(|e| self.read_error(name, e))?;
-        Ok(text)
+        sys::read_text(self.open(name, libc::O_RDONLY)?, MAX_PROC_FILE).map_err(|e| self.read_error(name, e))
     }
 
     /// Reads /proc/PID/status (again): alive, and all four uids the caller's.
