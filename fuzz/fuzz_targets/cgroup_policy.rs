@@ -1,4 +1,4 @@
-//! /etc/burrow/cgroup (`cgroup_policy::parse`), `find` and the ceilings'
+//! /etc/burrow/cgroup (`cgroup_policy::parse_line`, through `subid::read_lines`), `find` and the ceilings'
 //! file writes (`Ceilings::writes`). Only UTF-8 input: the helper refuses any
 //! other file before parsing it.
 #![no_main]
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(rules) = cgroup_policy::parse(text) else {
+    let Ok(rules) = parse(text) else {
         return;
     };
     for rule in &rules {
@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // Every rule prints back as a line that parses to itself.
     let printed: String = rules.iter().map(print).collect();
-    assert_eq!(cgroup_policy::parse(&printed).as_ref(), Ok(&rules), "{printed}");
+    assert_eq!(parse(&printed).as_ref(), Ok(&rules), "{printed}");
     // The first rule naming an owner is the one `find` returns.
     for (i, rule) in rules.iter().enumerate().take(8) {
         let (user, groups) = match rule.owner.strip_prefix('@') {
@@ -84,4 +84,10 @@ fn print(rule: &CgroupRule) -> String {
         line += &format!(" cpu.weight={w}");
     }
     line + "\n"
+}
+
+/// The file as the helper reads it, line by line.
+fn parse(text: &str) -> burrow_shared::subid::Lines<CgroupRule> {
+    burrow_shared::subid::read_lines(text.as_bytes(), cgroup_policy::parse_line)
+        .expect("reading bytes in memory cannot fail")
 }

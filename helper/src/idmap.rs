@@ -46,7 +46,8 @@ pub fn run(request: &IdmapRequest, target_fd_open: bool, mut caller: Caller) -> 
         .collect();
     let target = target::verify(request.proc_fd, target_fd_open, &caller, &kinds)?;
 
-    let mut load = |kind| policy_file::read(policy_file(kind), subid::parse);
+    let mine = subid::parse_line_of(caller.subid_owner(), caller.uid);
+    let mut load = |kind| policy_file::read(policy_file(kind), &mine);
     let setgroups = check(request, &caller, &mut load)?;
 
     apply(&target, request, setgroups, &uid_caps)?;
@@ -97,14 +98,13 @@ pub fn uid_map_caps(request: &IdmapRequest, caller: &Caller) -> Vec<Capability> 
     needed
 }
 
+/// Reads a kind's policy file, keeping the caller's entries.
+pub type Load<'a> = dyn FnMut(IdKind) -> Result<Vec<SubidEntry>, Error> + 'a;
+
 /// Checks the whole request against policy before anything is written.
 /// `load` reads a kind's policy file; it is called only when some line of
 /// that kind is not the caller's own id with count 1.
-pub fn check(
-    request: &IdmapRequest,
-    caller: &Caller,
-    load: &mut dyn FnMut(IdKind) -> Result<Vec<SubidEntry>, Error>,
-) -> Result<Setgroups, Error> {
+pub fn check(request: &IdmapRequest, caller: &Caller, load: &mut Load) -> Result<Setgroups, Error> {
     let mut setgroups = Setgroups::Unchanged;
     for kind in [IdKind::Uid, IdKind::Gid] {
         let map = request.map(kind);
@@ -121,12 +121,7 @@ pub fn check(
 
 /// One kind's map: its shape, then host id 0, then each line's grant. Returns
 /// whether some line needed the policy file.
-fn check_kind(
-    kind: IdKind,
-    map: &[IdMapping],
-    caller: &Caller,
-    load: &mut dyn FnMut(IdKind) -> Result<Vec<SubidEntry>, Error>,
-) -> Result<bool, Error> {
+fn check_kind(kind: IdKind, map: &[IdMapping], caller: &Caller, load: &mut Load) -> Result<bool, Error> {
     check_map(map).map_err(|e| Error::refused(format!("idmap: bad {kind} map: {e}")))?;
     match map.iter().find(|m| m.host().start() == 0) {
         Some(&m) if caller.uid != 0 => {
@@ -247,7 +242,9 @@ mod tests {
         let mut loaded = Vec::new();
         let mut load = |kind| {
             loaded.push(kind);
-            Ok(subid::parse(SUBUID).unwrap())
+            Ok(subid::read_lines(SUBUID.as_bytes(), subid::parse_line)
+                .unwrap()
+                .unwrap())
         };
         let result = check(&request, caller, &mut load).map_err(|e| e.to_string());
         (result, loaded)

@@ -80,16 +80,22 @@ pub fn no_subordinate_ids_notice(caller: &Caller, kinds: &[IdKind]) -> String {
     )
 }
 
+/// The caller's first subordinate range in the kind's policy file, read line
+/// by line as the helper reads it (`subid::read_lines`), keeping only the
+/// caller's entries; none if the file is missing.
 fn first_subordinate_range(kind: IdKind, caller: &Caller) -> Result<Option<IdRange>> {
     let path = policy_file(kind);
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::os(format!("reading {path}"), e)),
     };
-    let entries = subid::parse(&text).map_err(|e| Error::usage(format!("{path}: {e}")))?;
-    let name = caller.name.as_deref().unwrap_or("");
-    Ok(subid::granted(&entries, name, caller.own_id(kind)).first().copied())
+    let name = caller.name.clone().unwrap_or_default();
+    let mine = subid::parse_line_of(name.clone(), caller.own_id(kind));
+    let entries = subid::read_lines(std::io::BufReader::new(file), mine)
+        .map_err(|e| Error::os(format!("reading {path}"), e))?
+        .map_err(|e| Error::usage(format!("{path}: {e}")))?;
+    Ok(subid::granted(&entries, &name, caller.own_id(kind)).first().copied())
 }
 
 /// Whether `map` is only the caller's own id, which needs no privilege.
