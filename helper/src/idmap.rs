@@ -19,15 +19,6 @@ use std::ffi::CStr;
 use std::fmt;
 use std::io::Write;
 
-pub const SUBUID_FILE: &str = match option_env!("BURROW_SUBUID_FILE") {
-    Some(path) => path,
-    None => "/etc/subuid",
-};
-pub const SUBGID_FILE: &str = match option_env!("BURROW_SUBGID_FILE") {
-    Some(path) => path,
-    None => "/etc/subgid",
-};
-
 /// The operation, from the still-privileged helper to the success line:
 /// drop to the caller with CAP_SETUID/CAP_SETGID permitted, verify the
 /// target, check the request against /etc/subuid and /etc/subgid (reading a
@@ -47,7 +38,7 @@ pub fn run(request: &IdmapRequest, target_fd_open: bool, mut caller: Caller) -> 
     let target = target::verify(request.proc_fd, target_fd_open, &caller, &kinds)?;
 
     let mine = subid::parse_line_of(caller.subid_owner(), caller.uid);
-    let mut load = |kind| policy_file::read(policy_file(kind), &mine);
+    let mut load = |kind| policy_file::read(subid::path(kind), &mine);
     let setgroups = check(request, &caller, &mut load)?;
 
     apply(&target, request, setgroups, &uid_caps)?;
@@ -55,13 +46,6 @@ pub fn run(request: &IdmapRequest, target_fd_open: bool, mut caller: Caller) -> 
     Ok(format!(
         "ok idmap pid={pid} uid={uids} gid={gids} setgroups={setgroups}"
     ))
-}
-
-pub fn policy_file(kind: IdKind) -> &'static str {
-    match kind {
-        IdKind::Uid => SUBUID_FILE,
-        IdKind::Gid => SUBGID_FILE,
-    }
 }
 
 /// What happens to /proc/PID/setgroups.
@@ -139,7 +123,7 @@ fn check_kind(kind: IdKind, map: &[IdMapping], caller: &Caller, load: &mut Load)
             None => granted.insert(subid::granted(&load(kind)?, &caller.subid_owner(), caller.uid)),
         };
         if !subid::covers(ranges, m.host()) {
-            let (user, file) = (caller.display_name(), policy_file(kind));
+            let (user, file) = (caller.display_name(), subid::path(kind));
             return Err(Error::refused(format!(
                 "idmap: {kind} range {m} is not granted to {user} by {file}"
             )));

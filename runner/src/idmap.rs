@@ -42,13 +42,6 @@ impl Caller {
     }
 }
 
-fn policy_file(kind: IdKind) -> &'static str {
-    match kind {
-        IdKind::Uid => "/etc/subuid",
-        IdKind::Gid => "/etc/subgid",
-    }
-}
-
 /// Container id 0 is the caller's own id; ids 1..N are the first N ids of
 /// the caller's first subordinate range (N capped at 65536). Without a
 /// range, only 0 is mapped: the second value is then false.
@@ -65,7 +58,7 @@ pub fn default_map(kind: IdKind, caller: &Caller) -> Result<(Vec<IdMapping>, boo
 /// The one-line notice for a caller without subordinate ids of `kinds`.
 pub fn no_subordinate_ids_notice(caller: &Caller, kinds: &[IdKind]) -> String {
     let names: Vec<_> = kinds.iter().map(|k| format!("{k}s")).collect();
-    let files: Vec<_> = kinds.iter().map(|k| policy_file(*k)).collect();
+    let files: Vec<_> = kinds.iter().map(|k| subid::path(*k)).collect();
     let own: Vec<_> = kinds.iter().map(|k| format!("{k} {}", caller.own_id(*k))).collect();
     format!(
         "no subordinate {} for {} in {}: only your own {} mapped (as 0)",
@@ -84,7 +77,7 @@ pub fn no_subordinate_ids_notice(caller: &Caller, kinds: &[IdKind]) -> String {
 /// by line as the helper reads it (`subid::read_lines`), keeping only the
 /// caller's entries; none if the file is missing.
 fn first_subordinate_range(kind: IdKind, caller: &Caller) -> Result<Option<IdRange>> {
-    let path = policy_file(kind);
+    let path = subid::path(kind);
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -12,13 +12,24 @@
 //! memory bounded by one line and the entries kept, so that /etc/subuid may
 //! be of any size (shadow's newuidmap reads any size too).
 
-use crate::ids::{IdRange, parse_decimal_u32};
+use crate::ids::{IdKind, IdRange, parse_decimal_u32};
 use std::fmt;
 use std::io::{self, BufRead};
 
 /// The longest line a policy file may have, its newline aside (a subid line
 /// is a login name and two numbers).
 pub const MAX_LINE_BYTES: usize = 4096;
+
+/// The policy file of a kind: /etc/subuid or /etc/subgid, or the file the
+/// build names (`BURROW_SUBUID_FILE`, `BURROW_SUBGID_FILE`: for tests and
+/// benchmarks; fixed at compile time, never read from the environment), the
+/// same for the helper and the runner.
+pub fn path(kind: IdKind) -> &'static str {
+    match kind {
+        IdKind::Uid => option_env!("BURROW_SUBUID_FILE").unwrap_or("/etc/subuid"),
+        IdKind::Gid => option_env!("BURROW_SUBGID_FILE").unwrap_or("/etc/subgid"),
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubidEntry {
