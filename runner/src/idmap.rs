@@ -84,11 +84,13 @@ fn first_subordinate_range(kind: IdKind, caller: &Caller) -> Result<Option<IdRan
         Err(e) => return Err(Error::os(format!("reading {path}"), e)),
     };
     let name = caller.name.clone().unwrap_or_default();
-    let mine = subid::parse_line_of(name.clone(), caller.own_id(kind));
+    // Both files name their owners by login name or uid (never gid), as the
+    // helper and shadow match them.
+    let mine = subid::parse_line_of(name.clone(), caller.uid);
     let entries = subid::read_lines(std::io::BufReader::new(file), mine)
         .map_err(|e| Error::os(format!("reading {path}"), e))?
         .map_err(|e| Error::usage(format!("{path}: {e}")))?;
-    Ok(subid::granted(&entries, &name, caller.own_id(kind)).first().copied())
+    Ok(subid::granted(&entries, &name, caller.uid).first().copied())
 }
 
 /// Whether `map` is only the caller's own id, which needs no privilege.
