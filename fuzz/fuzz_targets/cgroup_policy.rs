@@ -1,6 +1,7 @@
-//! /etc/burrow/cgroup (`cgroup_policy::parse_line`, through `subid::read_lines`), `find` and the ceilings'
-//! file writes (`Ceilings::writes`). Only UTF-8 input: the helper refuses any
-//! other file before parsing it.
+//! /etc/burrow/cgroup (`cgroup_policy::parse_line`, through
+//! `subid::read_lines`), `find` and the ceilings' file writes
+//! (`Ceilings::writes`). Only UTF-8 input: `read_lines` refuses a line that
+//! is not before parsing it (the subid target fuzzes that part).
 #![no_main]
 
 use burrow_shared::cgroup_policy::{self, CgroupRule, Limit, Place, is_denied, valid_name};

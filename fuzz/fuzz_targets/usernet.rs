@@ -1,5 +1,6 @@
-//! /etc/burrow/usernet (`usernet::parse_line`, through `subid::read_lines`) and `allowance`. Only UTF-8 input:
-//! the helper refuses any other file before parsing it.
+//! /etc/burrow/usernet (`usernet::parse_line`, through `subid::read_lines`)
+//! and `allowance`. Only UTF-8 input: `read_lines` refuses a line that is
+//! not before parsing it (the subid target fuzzes that part).
 #![no_main]
 
 use burrow_shared::request::valid_ifname;

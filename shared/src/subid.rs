@@ -10,7 +10,8 @@
 //!
 //! Also the one reader of every policy file (`read_lines`): line by line, in
 //! memory bounded by one line and the entries kept, so that /etc/subuid may
-//! be of any size (shadow's newuidmap reads any size too).
+//! be of any size (shadow's newuidmap reads any size too). It reads from the
+//! caller's reader: nothing here opens a file.
 
 use crate::ids::{IdKind, IdRange, parse_decimal_u32};
 use std::fmt;
