@@ -17,11 +17,13 @@ use burrow_tests::process::{self, Output};
 use burrow_tests::target::Target;
 use burrow_tests::user::{SUBGID_FILE, SUBUID_FILE, read_subid_file, unnamed_id};
 use burrow_tests::{Failed, ensure, ensure_eq};
+use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 const SCENARIOS: &[(&str, Scenario)] = &[
@@ -832,17 +834,17 @@ const BIG_USERS: u32 = 200_000;
 const BIG_SUBUID: (u32, u32) = (2_000_000_000, 65536);
 const BIG_SUBGID: (u32, u32) = (2_100_000_000, 65536);
 
-/// Writes `lines` to a new root-owned 0644 file in T (what the helper trusts).
-fn root_file(f: &Fixture, what: &str, text: &str) -> std::path::PathBuf {
+/// Writes `text` to a new root-owned 0644 file in T (what the helper trusts).
+fn root_file(f: &Fixture, what: &str, text: &str) -> PathBuf {
     let path = f.scratch(what);
     fs::write(&path, text).expect("write a policy file");
-    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
     path
 }
 
 /// A subid file of BIG_USERS other users (with a comment of exactly the
 /// line cap among them), then the test user's entry `(start, count)` last.
-fn big_subid_file(f: &Fixture, what: &str, (start, count): (u32, u32)) -> std::path::PathBuf {
+fn big_subid_file(f: &Fixture, what: &str, (start, count): (u32, u32)) -> PathBuf {
     let mut text = String::with_capacity(BIG_USERS as usize * 28);
     for i in 0..BIG_USERS {
         text += &format!("user{i:06}:{}:1000\n", 3_000_000_000 + i * 1000);
@@ -861,11 +863,10 @@ fn big_subid_file(f: &Fixture, what: &str, (start, count): (u32, u32)) -> std::p
 /// are. The mount namespace is root's (made before the ids change), so the
 /// setuid helper runs as it would on the host.
 fn with_subid_files(f: &Fixture, program: &Path, subuid: &Path, subgid: &Path) -> Command {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("no NUL in a path");
     let (subuid, subgid) = (c(subuid), c(subgid));
-    let (files, uid, gid) = ((c_path(SUBUID_FILE), c_path(SUBGID_FILE)), f.user.uid, f.user.gid);
+    let files = (c(Path::new(SUBUID_FILE)), c(Path::new(SUBGID_FILE)));
+    let (uid, gid) = (f.user.uid, f.user.gid);
     let mut cmd = f.user_environment(&f.user, program);
     // SAFETY: only system calls (async-signal-safe) on memory allocated
     // before the fork; the ids change last, as Command's own uid() would.
@@ -903,10 +904,6 @@ fn with_subid_files(f: &Fixture, program: &Path, subuid: &Path, subgid: &Path) -
     }
     process::die_with_parent(&mut cmd);
     cmd
-}
-
-fn c_path(path: &str) -> std::ffi::CString {
-    std::ffi::CString::new(path).expect("no NUL in a path")
 }
 
 /// A ranged idmap with /etc/subuid and /etc/subgid of 200,000 users each
