@@ -454,7 +454,7 @@ pub fn run(o: &Options) -> Res<Report> {
     }
 
     latency(o, &mut workers, &mut variants)?;
-    report.helper_ops = helper_ops(o, &mut workers[W::Cg as usize])?;
+    report.helper_ops = helper_ops(o, &s, &mut workers[W::Cg as usize])?;
     report.throughput = throughput(o, &mut workers, &variants)?;
     report.memory = memory(&s, &mut workers, sleep_default, sleep_full)?;
     report.leak = leak_check(o, &s, &mut workers[W::Cg as usize], sleep_full, true_full)?;
@@ -524,52 +524,65 @@ pub struct HelperOp {
     pub first_error: Option<String>,
 }
 
-fn helper_ops(o: &Options, w: &mut Worker) -> Res<Vec<HelperOp>> {
+/// Users before the benchmark user's entry in the big subid files' row: a
+/// shared host's /etc/subuid of several MB (issue 13).
+pub const BIG_SUBID_USERS: u32 = 200_000;
+
+fn helper_ops(o: &Options, s: &Setup, w: &mut Worker) -> Res<Vec<HelperOp>> {
     let kinds = [
         ("exec", "setuid exec only (--help)"),
         ("idmap", "idmap (own id + 65536 subordinate ids)"),
         ("veth", "veth (peer made in the target netns)"),
         ("cgroup", "cgroup (nest: delegate, leaf; moves into cgroup2 only)"),
     ];
-    let mut ops: Vec<HelperOp> = kinds
-        .iter()
-        .map(|&(kind, label)| HelperOp {
-            kind,
-            label,
-            samples_ms: Vec::new(),
-            failures: 0,
-            first_error: None,
-        })
-        .collect();
-    let mut teardown = HelperOp {
-        kind: "veth_teardown",
-        label: "veth pair gone after its netns ends (kernel, async)",
+    let op = |kind, label| HelperOp {
+        kind,
+        label,
         samples_ms: Vec::new(),
         failures: 0,
         first_error: None,
     };
+    let mut ops: Vec<HelperOp> = kinds.iter().map(|&(kind, label)| op(kind, label)).collect();
+    let mut teardown = op("veth_teardown", "veth pair gone after its netns ends (kernel, async)");
+    let mut big = op("idmap_big_subid", "idmap, 200,000-user subuid and subgid, caller last");
     let warmup = 2;
     let rounds = warmup + o.helper_runs;
     for round in 0..rounds {
         for op in ops.iter_mut() {
             let r = w.call(json!({"op": "helper", "kind": op.kind}))?;
-            if round < warmup {
-                continue;
-            }
-            if r["ok"].as_bool() == Some(true) {
-                op.samples_ms.push(r["ns"].as_f64().unwrap_or(0.0) / 1e6);
-            } else {
-                op.failures += 1;
-                op.first_error = op.first_error.take().or(r["error"].as_str().map(str::to_owned));
-            }
-            if let Some(ns) = r["teardown_ns"].as_f64() {
+            record(op, &r, round >= warmup);
+            if let Some(ns) = r["teardown_ns"].as_f64().filter(|_| round >= warmup) {
                 teardown.samples_ms.push(ns / 1e6);
             }
         }
         progress("helper operation rounds", round + 1, rounds);
     }
+    // The same idmap with the big files in place, then the small ones again.
+    s.write_subid_files(BIG_SUBID_USERS)?;
+    let result = (0..rounds).try_for_each(|round| {
+        let r = w.call(json!({"op": "helper", "kind": "idmap"}))?;
+        record(&mut big, &r, round >= warmup);
+        progress("idmap rounds with big subid files", round + 1, rounds);
+        Ok::<(), String>(())
+    });
+    s.write_subid_files(0)?;
+    result?;
+    ops.insert(2, big);
     ops.push(teardown);
     Ok(ops)
+}
+
+/// One helper call's reply: a sample or a failure, once warmed up.
+fn record(op: &mut HelperOp, r: &Value, counted: bool) {
+    if !counted {
+        return;
+    }
+    if r["ok"].as_bool() == Some(true) {
+        op.samples_ms.push(r["ns"].as_f64().unwrap_or(0.0) / 1e6);
+    } else {
+        op.failures += 1;
+        op.first_error = op.first_error.take().or(r["error"].as_str().map(str::to_owned));
+    }
 }
 
 pub struct Throughput {

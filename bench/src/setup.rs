@@ -2,10 +2,12 @@
 //! (tests/src/{user,rootfs,netns,fixture}.rs), each piece recorded in
 //! `cleanup` as soon as it exists:
 //!
-//! - POLICY_DIR (/run/burrow-bench, root's, 0755): the usernet and cgroup
-//!   policy files and state directory the benchmark's helper build reads
-//!   (`bench/run` compiles these paths in: not below /tmp, which the helper
-//!   refuses as writable by others);
+//! - POLICY_DIR (/run/burrow-bench, root's, 0755): the usernet, cgroup,
+//!   subuid and subgid policy files and state directory the benchmark's
+//!   helper build reads (`bench/run` compiles these paths in: not below
+//!   /tmp, which the helper refuses as writable by others); the subid files
+//!   hold the user's first ranges (from /etc/subuid and /etc/subgid), alone
+//!   or, for one row of the helper table, after 200,000 other users';
 //! - T = /tmp/burrow-bench-XXXXXX: T/bin/burrow, T/libexec/burrow/burrow-helper
 //!   (setuid root), T/bin/burrow-bench, the busybox rootfs T/rootfs, the OCI
 //!   bundles and lxc config of the peers, the user's home;
@@ -417,6 +419,7 @@ impl Setup {
             "cgroup policy",
             write_as(&Path::new(POLICY_DIR).join("cgroup"), &cgroup, 0o644, (0, 0)),
         )?;
+        setup.write_subid_files(0)?;
         let netns = network_namespace()?;
         let (hierarchies, hybrid_cgroup2) = cgroups()?;
         Ok(Setup {
@@ -425,6 +428,22 @@ impl Setup {
             hybrid_cgroup2,
             ..setup
         })
+    }
+
+    /// POLICY_DIR/subuid and POLICY_DIR/subgid: `other_users` entries of
+    /// other users (1000 ids each, none the user's), then the user's first
+    /// range, last, as the helper's worst case.
+    pub fn write_subid_files(&self, other_users: u32) -> Result<(), String> {
+        for (file, (start, count)) in [("subuid", self.user.subuid), ("subgid", self.user.subgid)] {
+            let mut text = String::with_capacity(other_users as usize * 28 + 64);
+            for i in 0..u64::from(other_users) {
+                text += &format!("other{i:06}:{}:1000\n", 3_000_000_000 + i * 1000);
+            }
+            text += &format!("{}:{start}:{count}\n", self.user.name);
+            let path = Path::new(POLICY_DIR).join(file);
+            context(path.display(), write_as(&path, &text, 0o644, (0, 0)))?;
+        }
+        Ok(())
     }
 
     pub fn owner(&self) -> (u32, u32) {

@@ -1,6 +1,7 @@
-//! /etc/burrow/cgroup (`cgroup_policy::parse`), `find` and the ceilings'
-//! file writes (`Ceilings::writes`). Only UTF-8 input: the helper refuses any
-//! other file before parsing it.
+//! /etc/burrow/cgroup (`cgroup_policy::parse_line`, through
+//! `subid::read_lines`), `find` and the ceilings' file writes
+//! (`Ceilings::writes`). Only UTF-8 input: `read_lines` refuses a line that
+//! is not before parsing it (the subid target fuzzes that part).
 #![no_main]
 
 use burrow_shared::cgroup_policy::{self, CgroupRule, Limit, Place, is_denied, valid_name};
@@ -24,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(rules) = cgroup_policy::parse(text) else {
+    let Ok(rules) = parse(text) else {
         return;
     };
     for rule in &rules {
@@ -42,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // Every rule prints back as a line that parses to itself.
     let printed: String = rules.iter().map(print).collect();
-    assert_eq!(cgroup_policy::parse(&printed).as_ref(), Ok(&rules), "{printed}");
+    assert_eq!(parse(&printed).as_ref(), Ok(&rules), "{printed}");
     // The first rule naming an owner is the one `find` returns.
     for (i, rule) in rules.iter().enumerate().take(8) {
         let (user, groups) = match rule.owner.strip_prefix('@') {
@@ -84,4 +85,10 @@ fn print(rule: &CgroupRule) -> String {
         line += &format!(" cpu.weight={w}");
     }
     line + "\n"
+}
+
+/// The file as the helper reads it, line by line.
+fn parse(text: &str) -> burrow_shared::subid::Lines<CgroupRule> {
+    burrow_shared::subid::read_lines(text.as_bytes(), cgroup_policy::parse_line)
+        .expect("reading bytes in memory cannot fail")
 }

@@ -77,7 +77,7 @@ pub fn run(request: &CgroupRequest, fd_open: bool, mut caller: Caller) -> Result
     // 2.
     let target = target::open("cgroup", request.proc_fd, fd_open, caller.uid)?;
     // 3.
-    let rules = policy_file::read(CGROUP_FILE, cgroup_policy::parse)?;
+    let rules = policy_file::read(CGROUP_FILE, cgroup_policy::parse_line)?;
     let rule = cgroup_policy::find(&rules, &caller.subid_owner(), caller.uid, &groups).ok_or_else(|| {
         Error::refused(format!(
             "cgroup: {} may not have cgroups delegated (no entry in {CGROUP_FILE})",

@@ -47,9 +47,10 @@
 //! `exit_group`. These lists are the calls the kernel's syscall tracepoints
 //! saw confined helpers make in every scenario of the helper, network and
 //! cgroup suites (successes, refusals, error lines) and in a panic, and
-//! nothing else but, for the allocator (a policy file may be 1 MiB), `brk`
-//! and `mmap` without PROT_EXEC, which no scenario needed (either one is
-//! enough for glibc's malloc). Killed
+//! nothing else but, for the allocator (a policy file is read line by line,
+//! but usernet and cgroup rules are all kept), `brk` and `mmap` without
+//! PROT_EXEC, which no scenario needed (either one is enough for glibc's
+//! malloc). Killed
 //! in every operation: `execve`, `execveat`, `fork`, `vfork`, `clone`,
 //! `clone3`, `ptrace` (cgroup: any request but PTRACE_SEIZE),
 //! `process_vm_readv`, `process_vm_writev`, `keyctl`, `personality`.

@@ -19,15 +19,6 @@ use std::ffi::CStr;
 use std::fmt;
 use std::io::Write;
 
-pub const SUBUID_FILE: &str = match option_env!("BURROW_SUBUID_FILE") {
-    Some(path) => path,
-    None => "/etc/subuid",
-};
-pub const SUBGID_FILE: &str = match option_env!("BURROW_SUBGID_FILE") {
-    Some(path) => path,
-    None => "/etc/subgid",
-};
-
 /// The operation, from the still-privileged helper to the success line:
 /// drop to the caller with CAP_SETUID/CAP_SETGID permitted, verify the
 /// target, check the request against /etc/subuid and /etc/subgid (reading a
@@ -46,7 +37,8 @@ pub fn run(request: &IdmapRequest, target_fd_open: bool, mut caller: Caller) -> 
         .collect();
     let target = target::verify(request.proc_fd, target_fd_open, &caller, &kinds)?;
 
-    let mut load = |kind| policy_file::read(policy_file(kind), subid::parse);
+    let mine = subid::parse_line_of(caller.subid_owner(), caller.uid);
+    let mut load = |kind| policy_file::read(subid::path(kind), &mine);
     let setgroups = check(request, &caller, &mut load)?;
 
     apply(&target, request, setgroups, &uid_caps)?;
@@ -54,13 +46,6 @@ pub fn run(request: &IdmapRequest, target_fd_open: bool, mut caller: Caller) -> 
     Ok(format!(
         "ok idmap pid={pid} uid={uids} gid={gids} setgroups={setgroups}"
     ))
-}
-
-pub fn policy_file(kind: IdKind) -> &'static str {
-    match kind {
-        IdKind::Uid => SUBUID_FILE,
-        IdKind::Gid => SUBGID_FILE,
-    }
 }
 
 /// What happens to /proc/PID/setgroups.
@@ -97,14 +82,13 @@ pub fn uid_map_caps(request: &IdmapRequest, caller: &Caller) -> Vec<Capability> 
     needed
 }
 
+/// Reads a kind's policy file, keeping the caller's entries.
+pub type Load<'a> = dyn FnMut(IdKind) -> Result<Vec<SubidEntry>, Error> + 'a;
+
 /// Checks the whole request against policy before anything is written.
 /// `load` reads a kind's policy file; it is called only when some line of
 /// that kind is not the caller's own id with count 1.
-pub fn check(
-    request: &IdmapRequest,
-    caller: &Caller,
-    load: &mut dyn FnMut(IdKind) -> Result<Vec<SubidEntry>, Error>,
-) -> Result<Setgroups, Error> {
+pub fn check(request: &IdmapRequest, caller: &Caller, load: &mut Load) -> Result<Setgroups, Error> {
     let mut setgroups = Setgroups::Unchanged;
     for kind in [IdKind::Uid, IdKind::Gid] {
         let map = request.map(kind);
@@ -121,12 +105,7 @@ pub fn check(
 
 /// One kind's map: its shape, then host id 0, then each line's grant. Returns
 /// whether some line needed the policy file.
-fn check_kind(
-    kind: IdKind,
-    map: &[IdMapping],
-    caller: &Caller,
-    load: &mut dyn FnMut(IdKind) -> Result<Vec<SubidEntry>, Error>,
-) -> Result<bool, Error> {
+fn check_kind(kind: IdKind, map: &[IdMapping], caller: &Caller, load: &mut Load) -> Result<bool, Error> {
     check_map(map).map_err(|e| Error::refused(format!("idmap: bad {kind} map: {e}")))?;
     match map.iter().find(|m| m.host().start() == 0) {
         Some(&m) if caller.uid != 0 => {
@@ -144,7 +123,7 @@ fn check_kind(
             None => granted.insert(subid::granted(&load(kind)?, &caller.subid_owner(), caller.uid)),
         };
         if !subid::covers(ranges, m.host()) {
-            let (user, file) = (caller.display_name(), policy_file(kind));
+            let (user, file) = (caller.display_name(), subid::path(kind));
             return Err(Error::refused(format!(
                 "idmap: {kind} range {m} is not granted to {user} by {file}"
             )));
@@ -247,7 +226,9 @@ mod tests {
         let mut loaded = Vec::new();
         let mut load = |kind| {
             loaded.push(kind);
-            Ok(subid::parse(SUBUID).unwrap())
+            Ok(subid::read_lines(SUBUID.as_bytes(), subid::parse_line)
+                .unwrap()
+                .unwrap())
         };
         let result = check(&request, caller, &mut load).map_err(|e| e.to_string());
         (result, loaded)

@@ -6,19 +6,18 @@
 //! trusted only once it and every directory above it are shown to be root's
 //! alone: walked from `/` one component at a time without following
 //! symlinks, each directory root-owned and not writable by group or others,
-//! the file a regular file with the same owner and mode rule, read with a
-//! size cap. The state directory and a lock file must moreover be neither
-//! readable nor writable by group or others.
+//! the file a regular file with the same owner and mode rule, read line by
+//! line (each line capped, every line checked, only the caller's entries of
+//! /etc/subuid and /etc/subgid kept). The state directory and a lock file
+//! must moreover be neither readable nor writable by group or others.
 
 use crate::error::Error;
 use crate::sys;
-use burrow_shared::subid::SubidSyntaxError;
+use burrow_shared::subid;
 use std::ffi::CString;
 use std::fs::File;
-use std::io::Read;
+use std::io::BufReader;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-
-pub const MAX_POLICY_BYTES: u64 = 1 << 20;
 
 const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
 /// The mode bits no policy file or directory above one may have.
@@ -26,29 +25,18 @@ const WRITABLE: u32 = 0o022;
 /// The mode bits the state directory and its lock files may not have.
 const ACCESSIBLE: u32 = 0o077;
 
-/// Reads a policy file and parses it with `parse` (`subid::parse`,
-/// `usernet::parse`).
-pub fn read<T>(path: &'static str, parse: fn(&str) -> Result<T, SubidSyntaxError>) -> Result<T, Error> {
+/// Reads a policy file line by line (`subid::read_lines`), parsing each line
+/// with `parse` (`subid::parse_line_of`, `usernet::parse_line`,
+/// `cgroup_policy::parse_line`).
+pub fn read<T>(path: &'static str, parse: impl FnMut(&str) -> subid::Parsed<T>) -> Result<Vec<T>, Error> {
     let (parents, file_name) = path.rsplit_once('/').unwrap_or(("", path));
     let dir = open_dir(parents)?;
     // O_NONBLOCK: a FIFO planted here must not hang the helper before fstat.
     let file_flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK;
     let file = open_checked(dir.as_fd(), file_name, path.to_owned(), file_flags, WRITABLE)?;
-    let mut bytes = Vec::new();
-    File::from(file)
-        .take(MAX_POLICY_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error(path, "cannot read", e))?;
-    if bytes.len() as u64 > MAX_POLICY_BYTES {
-        return Err(Error::policy(path, format!("larger than {MAX_POLICY_BYTES} bytes")));
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let bad = e.utf8_error().valid_up_to();
-        let line = 1 + e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count();
-        let why = "not valid UTF-8";
-        Error::policy(path, SubidSyntaxError { line, why })
-    })?;
-    parse(&text).map_err(|e| Error::policy(path, e))
+    subid::read_lines(BufReader::new(File::from(file)), parse)
+        .map_err(|e| io_error(path, "cannot read", e))?
+        .map_err(|e| Error::policy(path, e))
 }
 
 /// Opens (as root, creating it and its directory `dir` if missing)

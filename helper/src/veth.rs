@@ -64,7 +64,7 @@ pub fn run(request: &VethRequest, fd_open: bool, mut caller: Caller) -> Result<S
     // 2.
     let target = verify_target(request.netns_fd, fd_open, &caller)?;
     // 3.
-    let rules = policy_file::read(USERNET_FILE, usernet::parse)?;
+    let rules = policy_file::read(USERNET_FILE, usernet::parse_line)?;
     // SECURITY: the kernel judges link changes by the socket opener's
     // capabilities too; CAP_NET_ADMIN is effective only while opening it.
     let mut netlink = privilege::with_effective(&[CAP_NET_ADMIN], || {
@@ -306,6 +306,7 @@ fn create_pair(netlink: &mut Netlink, bridge: &Bridge, target: BorrowedFd) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burrow_shared::subid;
 
     fn alice() -> Caller {
         Caller {
@@ -325,7 +326,9 @@ mod tests {
             bridge: bridge.into(),
         };
         let groups: Vec<String> = groups.iter().map(|&g| g.to_owned()).collect();
-        let rules = usernet::parse(USERNET).unwrap();
+        let rules = subid::read_lines(USERNET.as_bytes(), usernet::parse_line)
+            .unwrap()
+            .unwrap();
         let mut looked_up = false;
         let live = || {
             looked_up = true;
@@ -388,7 +391,9 @@ mod tests {
             netns_fd: 3,
             bridge: "br0".into(),
         };
-        let rules = usernet::parse(USERNET).unwrap();
+        let rules = subid::read_lines(USERNET.as_bytes(), usernet::parse_line)
+            .unwrap()
+            .unwrap();
         let live = || -> Result<(u32, ()), Error> { Err(Error::refused("veth: br0 is not a bridge")) };
         let e = check(&request, &alice(), &[], &rules, live).unwrap_err();
         assert_eq!((e.to_string(), e.exit_code()), ("veth: br0 is not a bridge".into(), 77));

@@ -18,7 +18,7 @@ use crate::helper_client::{self, Pending};
 use crate::idmap::Caller;
 use crate::resources::limit_files;
 use crate::spawn;
-use burrow_shared::cgroup_policy;
+use burrow_shared::{cgroup_policy, subid};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
@@ -165,11 +165,13 @@ impl Placing {
 /// and supplementary groups by name or gid). None: ask the helper, which
 /// checks everything itself and explains any other refusal.
 fn no_rule_for(caller: &Caller) -> Option<String> {
-    let text = match std::fs::read_to_string(CGROUP_FILE) {
+    let file = match std::fs::File::open(CGROUP_FILE) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Some(format!("there is no {CGROUP_FILE}")),
         result => result.ok()?,
     };
-    let rules = cgroup_policy::parse(&text).ok()?;
+    let rules = subid::read_lines(io::BufReader::new(file), cgroup_policy::parse_line)
+        .ok()?
+        .ok()?;
     let user = caller.name.clone().unwrap_or_else(|| caller.uid.to_string());
     let groups = if rules.iter().any(|rule| rule.owner.starts_with('@')) {
         group_names(caller.gid)?

@@ -42,13 +42,6 @@ impl Caller {
     }
 }
 
-fn policy_file(kind: IdKind) -> &'static str {
-    match kind {
-        IdKind::Uid => "/etc/subuid",
-        IdKind::Gid => "/etc/subgid",
-    }
-}
-
 /// Container id 0 is the caller's own id; ids 1..N are the first N ids of
 /// the caller's first subordinate range (N capped at 65536). Without a
 /// range, only 0 is mapped: the second value is then false.
@@ -65,7 +58,7 @@ pub fn default_map(kind: IdKind, caller: &Caller) -> Result<(Vec<IdMapping>, boo
 /// The one-line notice for a caller without subordinate ids of `kinds`.
 pub fn no_subordinate_ids_notice(caller: &Caller, kinds: &[IdKind]) -> String {
     let names: Vec<_> = kinds.iter().map(|k| format!("{k}s")).collect();
-    let files: Vec<_> = kinds.iter().map(|k| policy_file(*k)).collect();
+    let files: Vec<_> = kinds.iter().map(|k| subid::path(*k)).collect();
     let own: Vec<_> = kinds.iter().map(|k| format!("{k} {}", caller.own_id(*k))).collect();
     format!(
         "no subordinate {} for {} in {}: only your own {} mapped (as 0)",
@@ -80,16 +73,24 @@ pub fn no_subordinate_ids_notice(caller: &Caller, kinds: &[IdKind]) -> String {
     )
 }
 
+/// The caller's first subordinate range in the kind's policy file, read line
+/// by line as the helper reads it (`subid::read_lines`), keeping only the
+/// caller's entries; none if the file is missing.
 fn first_subordinate_range(kind: IdKind, caller: &Caller) -> Result<Option<IdRange>> {
-    let path = policy_file(kind);
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let path = subid::path(kind);
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::os(format!("reading {path}"), e)),
     };
-    let entries = subid::parse(&text).map_err(|e| Error::usage(format!("{path}: {e}")))?;
-    let name = caller.name.as_deref().unwrap_or("");
-    Ok(subid::granted(&entries, name, caller.own_id(kind)).first().copied())
+    let name = caller.name.clone().unwrap_or_default();
+    // Both files name their owners by login name or uid (never gid), as the
+    // helper and shadow match them.
+    let mine = subid::parse_line_of(name.clone(), caller.uid);
+    let entries = subid::read_lines(std::io::BufReader::new(file), mine)
+        .map_err(|e| Error::os(format!("reading {path}"), e))?
+        .map_err(|e| Error::usage(format!("{path}: {e}")))?;
+    Ok(subid::granted(&entries, &name, caller.uid).first().copied())
 }
 
 /// Whether `map` is only the caller's own id, which needs no privilege.

@@ -16,9 +16,6 @@
 
 use crate::usernet::owner_matches;
 
-/// The same shape and message as a subid file's (`line N: why`).
-pub use crate::subid::SubidSyntaxError as CgroupSyntaxError;
-
 /// The v1 files a delegation must never create, chown or write: root's
 /// `release_agent` (in a hierarchy's root cgroup) runs a program as root, and
 /// `notify_on_release` makes the kernel run it (CVE-2022-0492).
@@ -92,35 +89,31 @@ pub struct CgroupRule {
     pub ceilings: Ceilings,
 }
 
-pub fn parse(text: &str) -> Result<Vec<CgroupRule>, CgroupSyntaxError> {
-    let mut rules = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let err = |why| CgroupSyntaxError { line: index + 1, why };
-        let mut fields = line.split('#').next().unwrap_or("").split_whitespace();
-        let Some(owner) = fields.next() else { continue };
-        let place = match fields.next() {
-            None => return Err(err("expected USER|@GROUP|* WHERE [KEY=VALUE ...]")),
-            Some("nest") => Place::Nest,
-            Some(path) if path.len() > 1 && path.strip_prefix('/').is_some_and(|p| p.split('/').all(valid_name)) => {
-                Place::Path(path.to_owned())
-            }
-            Some(_) => return Err(err("WHERE must be nest or an absolute cgroup path other than /")),
-        };
-        if owner == "@" {
-            return Err(err("empty group name"));
+/// One line of the file: its rule, or `None` for a blank or comment line.
+pub fn parse_line(line: &str) -> crate::subid::Parsed<CgroupRule> {
+    let mut fields = line.split('#').next().unwrap_or("").split_whitespace();
+    let Some(owner) = fields.next() else { return Ok(None) };
+    let place = match fields.next() {
+        None => return Err("expected USER|@GROUP|* WHERE [KEY=VALUE ...]"),
+        Some("nest") => Place::Nest,
+        Some(path) if path.len() > 1 && path.strip_prefix('/').is_some_and(|p| p.split('/').all(valid_name)) => {
+            Place::Path(path.to_owned())
         }
-        let mut ceilings = Ceilings::default();
-        for pair in fields {
-            let (key, value) = pair.split_once('=').ok_or(err("expected KEY=VALUE"))?;
-            ceilings.set(key, value).map_err(err)?;
-        }
-        rules.push(CgroupRule {
-            owner: owner.to_owned(),
-            place,
-            ceilings,
-        });
+        Some(_) => return Err("WHERE must be nest or an absolute cgroup path other than /"),
+    };
+    if owner == "@" {
+        return Err("empty group name");
     }
-    Ok(rules)
+    let mut ceilings = Ceilings::default();
+    for pair in fields {
+        let (key, value) = pair.split_once('=').ok_or("expected KEY=VALUE")?;
+        ceilings.set(key, value)?;
+    }
+    Ok(Some(CgroupRule {
+        owner: owner.to_owned(),
+        place,
+        ceilings,
+    }))
 }
 
 impl Ceilings {
@@ -365,6 +358,11 @@ fn components(path: &str) -> Option<Vec<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subid::{SubidSyntaxError, read_lines};
+
+    fn parse(text: &str) -> Result<Vec<CgroupRule>, SubidSyntaxError> {
+        read_lines(text.as_bytes(), parse_line).unwrap()
+    }
 
     fn rule(owner: &str, place: Place, ceilings: Ceilings) -> CgroupRule {
         CgroupRule {

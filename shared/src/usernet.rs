@@ -13,9 +13,6 @@
 use crate::ids::parse_decimal_u32;
 use crate::request::valid_ifname;
 
-/// The same shape and message as a subid file's (`line N: why`).
-pub use crate::subid::SubidSyntaxError as UsernetSyntaxError;
-
 /// The largest COUNT one rule may grant.
 pub const MAX_COUNT: u32 = 1000;
 
@@ -27,36 +24,32 @@ pub struct UsernetRule {
     pub count: u32,
 }
 
-pub fn parse(text: &str) -> Result<Vec<UsernetRule>, UsernetSyntaxError> {
-    let mut rules = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let err = |why| UsernetSyntaxError { line: index + 1, why };
-        let fields: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
-        let [owner, kind, bridge, count] = fields[..] else {
-            if fields.is_empty() {
-                continue;
-            }
-            return Err(err("expected USER|@GROUP veth BRIDGE COUNT"));
-        };
-        if owner == "@" {
-            return Err(err("empty group name"));
+/// One line of the file: its rule, or `None` for a blank or comment line.
+pub fn parse_line(line: &str) -> crate::subid::Parsed<UsernetRule> {
+    let fields: Vec<&str> = line.split('#').next().unwrap_or("").split_whitespace().collect();
+    let [owner, kind, bridge, count] = fields[..] else {
+        if fields.is_empty() {
+            return Ok(None);
         }
-        if kind != "veth" {
-            return Err(err("the second field must be \"veth\""));
-        }
-        if !valid_ifname(bridge) {
-            return Err(err("BRIDGE is not a valid interface name"));
-        }
-        let Some(count) = parse_decimal_u32(count).filter(|&c| c <= MAX_COUNT) else {
-            return Err(err("COUNT must be a decimal number from 0 to 1000"));
-        };
-        rules.push(UsernetRule {
-            owner: owner.to_owned(),
-            bridge: bridge.to_owned(),
-            count,
-        });
+        return Err("expected USER|@GROUP veth BRIDGE COUNT");
+    };
+    if owner == "@" {
+        return Err("empty group name");
     }
-    Ok(rules)
+    if kind != "veth" {
+        return Err("the second field must be \"veth\"");
+    }
+    if !valid_ifname(bridge) {
+        return Err("BRIDGE is not a valid interface name");
+    }
+    let Some(count) = parse_decimal_u32(count).filter(|&c| c <= MAX_COUNT) else {
+        return Err("COUNT must be a decimal number from 0 to 1000");
+    };
+    Ok(Some(UsernetRule {
+        owner: owner.to_owned(),
+        bridge: bridge.to_owned(),
+        count,
+    }))
 }
 
 /// How many veths on `bridge` the rules grant the user `user` (a login name,
@@ -82,6 +75,11 @@ pub fn owner_matches(owner: &str, user: &str, uid: u32, groups: &[String]) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::subid::{SubidSyntaxError, read_lines};
+
+    fn parse(text: &str) -> Result<Vec<UsernetRule>, SubidSyntaxError> {
+        read_lines(text.as_bytes(), parse_line).unwrap()
+    }
 
     fn rule(owner: &str, bridge: &str, count: u32) -> UsernetRule {
         UsernetRule {

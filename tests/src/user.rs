@@ -59,7 +59,7 @@ pub fn read_subid_file(path: &str) -> io::Result<Vec<SubidEntry>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(io::Error::other(format!("{path}: {e}"))),
     };
-    subid::parse(&text).map_err(|e| io::Error::other(format!("{path}: {e}")))
+    subid::read_lines(text.as_bytes(), subid::parse_line)?.map_err(|e| io::Error::other(format!("{path}: {e}")))
 }
 
 fn ranges_of(entries: &[SubidEntry], name: &str, uid: u32) -> Vec<IdRange> {

@@ -591,8 +591,9 @@ fn with_environment(f: &Fixture, mut cmd: Command, args: &[String], envp: &[Vec<
 /// secure mode for a setuid program (AT_SECURE: LD_*, GCONV_PATH,
 /// GLIBC_TUNABLES, LOCPATH, ... dropped before main), and in the helper
 /// hygiene.rs `reset_inherited_state` (clearenv before anything is
-/// parsed), the compile-time policy paths (`option_env!` in idmap.rs, veth.rs,
-/// cgroup.rs) and identity.rs `Caller::from_real_ids` (never USER or
+/// parsed), the compile-time policy paths (`option_env!` in
+/// shared/src/subid.rs, veth.rs, cgroup.rs) and identity.rs
+/// `Caller::from_real_ids` (never USER or
 /// LOGNAME). A successful idmap request, a refused one and a refused veth
 /// request give, under the hostile environment, exactly the output of a
 /// clean one (each on a fresh target), load no trap, and write the same maps.

@@ -17,11 +17,13 @@ use burrow_tests::process::{self, Output};
 use burrow_tests::target::Target;
 use burrow_tests::user::{SUBGID_FILE, SUBUID_FILE, read_subid_file, unnamed_id};
 use burrow_tests::{Failed, ensure, ensure_eq};
+use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 const SCENARIOS: &[(&str, Scenario)] = &[
@@ -64,11 +66,17 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         helper_handles_caller_without_names,
     ),
     ("helper_usage_errors", helper_usage_errors),
+    ("helper_reads_big_subid_files", helper_reads_big_subid_files),
+    ("helper_refuses_overlong_subid_line", helper_refuses_overlong_subid_line),
+    (
+        "runner_default_map_from_big_subid_files",
+        runner_default_map_from_big_subid_files,
+    ),
 ];
 
 fn main() -> ExitCode {
     harness::main(Suite {
-        packages: &["burrow-helper"],
+        packages: &["burrow-helper", "burrow"],
         network: false,
         scenarios: SCENARIOS,
     })
@@ -813,4 +821,174 @@ fn helper_usage_errors(f: &Fixture) -> Result<(), Failed> {
     // --help alone is not an error.
     let out = run(helper_command(f, &f.helper, None, &["--help".to_owned()]));
     ensure_ok(&out, &format!("{USAGE}\n"))
+}
+
+// ---------------------------------------------------------------------------
+// Big subordinate id files (issue 13, finding 6)
+
+/// Users in the big subid files: a host of some 40,000 users had files
+/// above the 1 MiB the helper once read; these are several MB.
+const BIG_USERS: u32 = 200_000;
+/// The test user's entries in the big files: ranges it has in neither of the
+/// real files, so that a success shows the big file was read.
+const BIG_SUBUID: (u32, u32) = (2_000_000_000, 65536);
+const BIG_SUBGID: (u32, u32) = (2_100_000_000, 65536);
+
+/// Writes `text` to a new root-owned 0644 file in T (what the helper trusts).
+fn root_file(f: &Fixture, what: &str, text: &str) -> PathBuf {
+    let path = f.scratch(what);
+    fs::write(&path, text).expect("write a policy file");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+    path
+}
+
+/// A subid file of BIG_USERS other users (with a comment of exactly the
+/// line cap among them), then the test user's entry `(start, count)` last.
+fn big_subid_file(f: &Fixture, what: &str, (start, count): (u32, u32)) -> PathBuf {
+    let mut text = String::with_capacity(BIG_USERS as usize * 28);
+    for i in 0..BIG_USERS {
+        text += &format!("user{i:06}:{}:1000\n", 3_000_000_000 + i * 1000);
+        if i == BIG_USERS / 2 {
+            text += &format!("#{}\n", "x".repeat(subid::MAX_LINE_BYTES - 1));
+        }
+    }
+    text += &format!("{}:{start}:{count}\n", f.user.name);
+    assert!(text.len() > 4 << 20, "{} bytes", text.len());
+    root_file(f, what, &text)
+}
+
+/// `program` as the test user in a private mount namespace where
+/// /etc/subuid and /etc/subgid are bind mounts of `subuid` and `subgid`:
+/// the host's files, and every other process's view of them, stay as they
+/// are. The mount namespace is root's (made before the ids change), so the
+/// setuid helper runs as it would on the host.
+fn with_subid_files(f: &Fixture, program: &Path, subuid: &Path, subgid: &Path) -> Command {
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("no NUL in a path");
+    let (subuid, subgid) = (c(subuid), c(subgid));
+    let files = (c(Path::new(SUBUID_FILE)), c(Path::new(SUBGID_FILE)));
+    let (uid, gid) = (f.user.uid, f.user.gid);
+    let mut cmd = f.user_environment(&f.user, program);
+    // SAFETY: only system calls (async-signal-safe) on memory allocated
+    // before the fork; the ids change last, as Command's own uid() would.
+    unsafe {
+        cmd.pre_exec(move || {
+            let ok = |r: libc::c_int| {
+                if r == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            let none = std::ptr::null();
+            ok(libc::unshare(libc::CLONE_NEWNS))?;
+            ok(libc::mount(
+                none,
+                c"/".as_ptr(),
+                none,
+                libc::MS_REC | libc::MS_PRIVATE,
+                none.cast(),
+            ))?;
+            for (source, target) in [(&subuid, &files.0), (&subgid, &files.1)] {
+                ok(libc::mount(
+                    source.as_ptr(),
+                    target.as_ptr(),
+                    none,
+                    libc::MS_BIND,
+                    none.cast(),
+                ))?;
+            }
+            ok(libc::setgroups(0, std::ptr::null()))?;
+            ok(libc::setresgid(gid, gid, gid))?;
+            ok(libc::setresuid(uid, uid, uid))
+        });
+    }
+    process::die_with_parent(&mut cmd);
+    cmd
+}
+
+/// A ranged idmap with /etc/subuid and /etc/subgid of 200,000 users each
+/// (several MB, the caller's entry last) succeeds, and the maps are the
+/// granted ranges. Before the fix: `/etc/subuid: larger than 1048576 bytes`.
+fn helper_reads_big_subid_files(f: &Fixture) -> Result<(), Failed> {
+    let ids = ids(f);
+    let subuid = big_subid_file(f, "subuid-big", BIG_SUBUID);
+    let subgid = big_subid_file(f, "subgid-big", BIG_SUBGID);
+    let uid_map = vec![m(0, ids.uid, 1), m(1, BIG_SUBUID.0, BIG_SUBUID.1)];
+    let gid_map = vec![m(0, ids.gid, 1), m(1, BIG_SUBGID.0, BIG_SUBGID.1)];
+    let target = Target::user_ns(f, &f.user)?;
+    let mut cmd = with_subid_files(f, &f.helper, &subuid, &subgid);
+    cmd.args(idmap_args(&uid_map, &gid_map));
+    process::pass_fd(&mut cmd, target.proc_dir.as_raw_fd(), 3);
+    let out = run(cmd);
+    ensure_ok(
+        &out,
+        &format!("ok idmap pid={} uid=2 gid=2 setgroups=allow\n", target.pid),
+    )?;
+    ensure_eq!(target.uid_map(), uid_map, "uid_map read back");
+    ensure_eq!(target.gid_map(), gid_map, "gid_map read back");
+    // Control: the real files do not grant these ranges.
+    let target = Target::user_ns(f, &f.user)?;
+    let line = format!(
+        "burrow-helper: idmap: uid range {} is not granted to {} by {SUBUID_FILE}",
+        uid_map[1], f.user.name
+    );
+    ensure_refused(
+        &helper(f, &target, &idmap_args(&uid_map, &gid_map)),
+        exit::REFUSED,
+        &line,
+    )?;
+    target.ensure_untouched()
+}
+
+/// A line one byte longer than the cap, after the caller's entry, refuses
+/// the file with its line number; nothing is written.
+fn helper_refuses_overlong_subid_line(f: &Fixture) -> Result<(), Failed> {
+    let ids = ids(f);
+    let (start, count) = BIG_SUBUID;
+    let text = format!(
+        "{}:{start}:{count}\n#{}\nbob:1:1\n",
+        f.user.name,
+        "x".repeat(subid::MAX_LINE_BYTES)
+    );
+    let subuid = root_file(f, "subuid-long", &text);
+    let subgid = root_file(f, "subgid-long", &format!("{}:{start}:{count}\n", f.user.name));
+    let target = Target::user_ns(f, &f.user)?;
+    let mut cmd = with_subid_files(f, &f.helper, &subuid, &subgid);
+    cmd.args(idmap_args(&[m(0, ids.uid, 1), m(1, start, count)], &[]));
+    process::pass_fd(&mut cmd, target.proc_dir.as_raw_fd(), 3);
+    let line = format!("burrow-helper: {SUBUID_FILE}: line 2: longer than 4096 bytes");
+    ensure_refused(&run(cmd), exit::POLICY_FILE, &line)?;
+    target.ensure_untouched()
+}
+
+/// `burrow run` with the default map, under the same big files: the runner
+/// picks the caller's range from them (read as the helper reads them) and
+/// the helper grants it.
+fn runner_default_map_from_big_subid_files(f: &Fixture) -> Result<(), Failed> {
+    let ids = ids(f);
+    let subuid = big_subid_file(f, "subuid-big", BIG_SUBUID);
+    let subgid = big_subid_file(f, "subgid-big", BIG_SUBGID);
+    let mut cmd = with_subid_files(f, &f.burrow, &subuid, &subgid);
+    cmd.arg("run")
+        .arg("--rootfs")
+        .arg(&f.rootfs)
+        .args(["--", "cat", "/proc/self/uid_map", "/proc/self/gid_map"]);
+    let out = run(cmd);
+    ensure_eq!(
+        (out.code(), out.stderr.as_str()),
+        (exit::OK, ""),
+        "burrow run: exit code and stderr"
+    );
+    let maps = parse_map_file(&out.stdout).ok_or_else(|| format!("maps do not parse: {:?}", out.stdout))?;
+    ensure_eq!(
+        maps,
+        vec![
+            m(0, ids.uid, 1),
+            m(1, BIG_SUBUID.0, BIG_SUBUID.1),
+            m(0, ids.gid, 1),
+            m(1, BIG_SUBGID.0, BIG_SUBGID.1)
+        ],
+        "the container's uid_map and gid_map"
+    );
+    Ok(())
 }
