@@ -12,8 +12,10 @@
 //!    Then, still as the calling user, it moves itself into the cgroup v1
 //!    leaves CONFIGURE names (cgroup.rs `join`), and becomes non-dumpable
 //!    until exec (confine.rs).
-//! 2. Become root of the namespace: setresgid/setresuid(0), and setgroups([])
-//!    when the namespace allows it.
+//! 2. Leave burrow's session and process group (setsid): a session of its
+//!    own, without a controlling terminal (supervise.rs says why). Become
+//!    root of the namespace: setresgid/setresuid(0), and setgroups([]) when
+//!    the namespace allows it.
 //! 3. PR_SET_PDEATHSIG(SIGKILL), set after the id change (which clears it),
 //!    then check the parent still holds its end of the socket: this closes
 //!    the race with a parent that died before the signal was armed.
@@ -165,6 +167,9 @@ fn configure(
     confine::set_non_dumpable()?;
     // SAFETY: as above; 0 withdraws the ptrace exception.
     unsafe { libc::prctl(libc::PR_SET_PTRACER, 0, 0, 0, 0) };
+    // Before exec, so that nothing the image runs can signal burrow's
+    // process group (kill(0)) or reach the caller's terminal.
+    nix::unistd::setsid().map_err(os(Step::Session, "setsid"))?;
     let root_gid = Gid::from_raw(0);
     let root_uid = Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
