@@ -71,6 +71,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("container_pipes_stdin", container_pipes_stdin),
     ("container_inherits_only_stdio", container_inherits_only_stdio),
     ("container_setup_errors", container_setup_errors),
+    (
+        "container_refuses_symlinked_mount_points",
+        container_refuses_symlinked_mount_points,
+    ),
     ("container_reports_helper_refusal", container_reports_helper_refusal),
     ("container_without_subordinate_ids", container_without_subordinate_ids),
 ];
@@ -811,6 +815,60 @@ fn container_setup_errors(f: &Fixture) -> Result<(), Failed> {
         let leftovers = process::reap_orphans();
         ensure!(leftovers.is_empty(), "{what}: left behind {leftovers:?}");
     }
+    Ok(())
+}
+
+/// Guards rootfs.rs `needs_no_symlinks` and masked_paths.rs `target`
+/// (issue 13, finding 5): a mount point burrow makes itself, or a masked
+/// path, that is a symlink is refused with one line naming it, and nothing
+/// is left behind. Each image is a copy of the busybox rootfs with one
+/// directory replaced by a symlink; the masked path is a symlink in a
+/// directory bound over /sys/fs. Without the checks, the mount or the mask
+/// follows the symlink inside the root and the container starts.
+fn container_refuses_symlinked_mount_points(f: &Fixture) -> Result<(), Failed> {
+    let cases = [
+        ("proc", "/", "mount: mounting proc on /proc: /proc is a symlink"),
+        ("dev", "/tmp", "mount: mounting tmpfs on /dev: /dev is a symlink"),
+        ("sys", "/", "mount: mounting sysfs on /sys: /sys is a symlink"),
+    ];
+    for (dir, target, message) in cases {
+        let root = f.fresh_rootfs();
+        let path = root.join(dir);
+        fs::remove_dir(&path).expect("remove the directory");
+        std::os::unix::fs::symlink(target, &path).expect("make the symlink");
+        std::os::unix::fs::lchown(&path, Some(f.user.uid), Some(f.user.gid)).expect("chown the symlink");
+        let out = in_rootfs(f, &root, &["--", "true"]);
+        let line = format!("burrow: container setup failed at {message}\n");
+        ensure_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (125, "", line.as_str()),
+            "/{dir} -> {target} in the rootfs"
+        );
+        let leftovers = process::reap_orphans();
+        ensure!(leftovers.is_empty(), "/{dir} -> {target}: left behind {leftovers:?}");
+        fs::remove_dir_all(&root).expect("remove the rootfs copy");
+    }
+
+    let fs_dir = f.user_dir("sys-fs", 0o755);
+    let link = fs_dir.join("selinux");
+    std::os::unix::fs::symlink("/etc", &link).expect("make the symlink");
+    std::os::unix::fs::lchown(&link, Some(f.user.uid), Some(f.user.gid)).expect("chown the symlink");
+    let bind = format!("{}:/sys/fs", text(&fs_dir));
+    let out = burrow(f, &["--bind", &bind, "--", "true"]);
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (
+            125,
+            "",
+            "burrow: container setup failed at masked-paths: masking /sys/fs/selinux: /sys/fs/selinux is a symlink\n"
+        ),
+        "a masked path that is a symlink"
+    );
+    let leftovers = process::reap_orphans();
+    ensure!(
+        leftovers.is_empty(),
+        "a symlinked masked path: left behind {leftovers:?}"
+    );
     Ok(())
 }
 
