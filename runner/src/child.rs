@@ -39,6 +39,7 @@ use crate::cgroup;
 use crate::confine;
 use crate::exec;
 use crate::fds;
+use crate::files;
 use crate::net;
 use crate::network;
 use crate::rootfs;
@@ -50,7 +51,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -140,11 +141,15 @@ fn os(step: Step, detail: &str) -> impl FnOnce(nix::Error) -> Failure {
 /// The veth peers' names, one a line, as the parent wrote them into the
 /// netpipe before closing it (after lxc's netpipe).
 fn read_netpipe(netpipe: OwnedFd) -> Result<Vec<String>, Failure> {
-    let mut text = String::new();
-    std::fs::File::from(netpipe)
-        .take(NETPIPE_MAX)
-        .read_to_string(&mut text)
-        .map_err(|e| Failure::os(Step::Network, "reading the netpipe", &e))?;
+    let text =
+        files::read_capped_from(std::fs::File::from(netpipe), NETPIPE_MAX).map_err(|e| match e.raw_os_error() {
+            Some(_) => Failure::os(Step::Network, "reading the netpipe", &e),
+            None => Failure {
+                step: Step::Network,
+                errno: 0,
+                detail: format!("reading the netpipe: {e}"),
+            },
+        })?;
     let names: Vec<String> = text.lines().map(str::to_owned).collect();
     if let Some(bad) = names.iter().find(|name| net::check_interface_name(name).is_err()) {
         return Err(Failure {

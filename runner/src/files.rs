@@ -1,7 +1,9 @@
 //! Reading a file on the user's behalf (runner, unprivileged): every file
-//! the runner reads goes through `read_capped`, so no file, whatever it is
-//! (`/dev/zero`, a huge file, a pipe that never ends), can make burrow read
-//! until memory runs out. Untrusted: the path and the content.
+//! and pipe the runner reads goes through `read_capped` or
+//! `read_capped_from`, so that none, whatever it is (`/dev/zero`, a huge
+//! file, a pipe that never ends), makes burrow read until memory runs out.
+//! The one exception is /etc/subuid and /etc/subgid, which idmap.rs reads
+//! itself. Untrusted: the path and the content.
 
 use std::fs::File;
 use std::io::{self, Read};
