@@ -8,8 +8,9 @@
 //! kill(0) reaches only its own process group, never the script that ran
 //! burrow, a pipeline's other commands or burrow; and the kernel refuses it
 //! the caller's terminal's job control (TIOCSPGRP) and TIOCSTI, which need
-//! a controlling terminal (a process group of its own in burrow's session,
-//! after runc's and crun's, would keep both). The terminal's signals
+//! a controlling terminal. A process group of its own in burrow's session
+//! (setpgid) would leave it both, and runc and crun without a terminal keep
+//! the container in the caller's process group even. The terminal's signals
 //! therefore reach burrow alone, in the caller's foreground job, and burrow
 //! passes them on:
 //!
@@ -53,8 +54,8 @@ const FORWARDED: [Signal; 7] = [
 /// si_code of a signal the kernel sent: a terminal's ^C, ^\, resize or hangup.
 const SI_KERNEL: i32 = 0x80;
 
-/// The forwarded signals, blocked from before the clone (so none is lost
-/// while the container starts) and read from a signalfd.
+/// The forwarded signals and SIGTSTP, blocked from before the clone (so
+/// none is lost while the container starts) and read from a signalfd.
 pub struct Signals {
     fd: SignalFd,
     /// The mask before blocking, which the child restores before exec.
