@@ -14,6 +14,7 @@
 //! the caller: the helper would refuse, and checks everything itself anyway.
 
 use crate::error::{Error, Result};
+use crate::files;
 use crate::helper_client::{self, Pending};
 use crate::idmap::Caller;
 use crate::resources::limit_files;
@@ -225,7 +226,7 @@ fn make_leaf(delegated: &Path, parent: Option<&str>, name: &str) -> Result<PathB
         }
         if is_cgroup2(&dir) {
             let control = delegated.join("cgroup.subtree_control");
-            let enabled = std::fs::read_to_string(&control).map_err(os("reading", &control))?;
+            let enabled = files::read_capped(&control, files::KERNEL_TABLE_MAX).map_err(os("reading", &control))?;
             let wanted: Vec<String> = enabled.split_whitespace().map(|c| format!("+{c}")).collect();
             if !wanted.is_empty() {
                 let control = dir.join("cgroup.subtree_control");
@@ -243,13 +244,13 @@ fn make_leaf(delegated: &Path, parent: Option<&str>, name: &str) -> Result<PathB
 /// topmost ancestor of burrow's own cgroup whose directory and cgroup.procs
 /// are the caller's. There burrow places its containers itself.
 fn subtree_owned_by_caller() -> Option<PathBuf> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = files::read_capped(Path::new("/proc/self/cgroup"), files::KERNEL_TABLE_MAX).ok()?;
     // The cgroup2 root is never the caller's (`owned_ancestor`): then there is
     // no need for mountinfo, the costlier table (some 0.1 ms a start).
     if own.lines().any(|line| line == "0::/") {
         return None;
     }
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let mountinfo = files::read_capped(Path::new("/proc/self/mountinfo"), files::KERNEL_TABLE_MAX).ok()?;
     let mounts = cgroup_policy::cgroup_mounts(&mountinfo);
     // Controllers on cgroup v1 (a hybrid host) are the helper's to delegate.
     if mounts.iter().any(|m| !m.v2) {
@@ -414,7 +415,7 @@ fn kill_all(leaf: &Path) -> io::Result<()> {
         return std::fs::write(kill_file, "1");
     }
     let members = || -> io::Result<Vec<libc::pid_t>> {
-        let procs = std::fs::read_to_string(leaf.join("cgroup.procs"))?;
+        let procs = files::read_capped(&leaf.join("cgroup.procs"), files::KERNEL_TABLE_MAX)?;
         Ok(procs.lines().filter_map(|line| line.trim().parse().ok()).collect())
     };
     for pid in members()? {

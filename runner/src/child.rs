@@ -12,8 +12,10 @@
 //!    Then, still as the calling user, it moves itself into the cgroup v1
 //!    leaves CONFIGURE names (cgroup.rs `join`), and becomes non-dumpable
 //!    until exec (confine.rs).
-//! 2. Become root of the namespace: setresgid/setresuid(0), and setgroups([])
-//!    when the namespace allows it.
+//! 2. Leave burrow's session and process group (setsid): a session of its
+//!    own, without a controlling terminal (supervise.rs says why). Become
+//!    root of the namespace: setresgid/setresuid(0), and setgroups([]) when
+//!    the namespace allows it.
 //! 3. PR_SET_PDEATHSIG(SIGKILL), set after the id change (which clears it),
 //!    then check the parent still holds its end of the socket: this closes
 //!    the race with a parent that died before the signal was armed.
@@ -37,6 +39,7 @@ use crate::cgroup;
 use crate::confine;
 use crate::exec;
 use crate::fds;
+use crate::files;
 use crate::net;
 use crate::network;
 use crate::rootfs;
@@ -48,7 +51,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
@@ -138,11 +141,15 @@ fn os(step: Step, detail: &str) -> impl FnOnce(nix::Error) -> Failure {
 /// The veth peers' names, one a line, as the parent wrote them into the
 /// netpipe before closing it (after lxc's netpipe).
 fn read_netpipe(netpipe: OwnedFd) -> Result<Vec<String>, Failure> {
-    let mut text = String::new();
-    std::fs::File::from(netpipe)
-        .take(NETPIPE_MAX)
-        .read_to_string(&mut text)
-        .map_err(|e| Failure::os(Step::Network, "reading the netpipe", &e))?;
+    let text =
+        files::read_capped_from(std::fs::File::from(netpipe), NETPIPE_MAX).map_err(|e| match e.raw_os_error() {
+            Some(_) => Failure::os(Step::Network, "reading the netpipe", &e),
+            None => Failure {
+                step: Step::Network,
+                errno: 0,
+                detail: format!("reading the netpipe: {e}"),
+            },
+        })?;
     let names: Vec<String> = text.lines().map(str::to_owned).collect();
     if let Some(bad) = names.iter().find(|name| net::check_interface_name(name).is_err()) {
         return Err(Failure {
@@ -165,6 +172,9 @@ fn configure(
     confine::set_non_dumpable()?;
     // SAFETY: as above; 0 withdraws the ptrace exception.
     unsafe { libc::prctl(libc::PR_SET_PTRACER, 0, 0, 0, 0) };
+    // Before exec, so that nothing the image runs can signal burrow's
+    // process group (kill(0)) or reach the caller's terminal.
+    nix::unistd::setsid().map_err(os(Step::Session, "setsid"))?;
     let root_gid = Gid::from_raw(0);
     let root_uid = Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;

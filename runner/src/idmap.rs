@@ -172,7 +172,8 @@ fn write_proc_file(proc_dir: BorrowedFd, name: &str, content: &[u8]) -> Result<(
 
 fn read_proc_file(proc_dir: BorrowedFd, name: &str) -> Result<String> {
     let file = open_proc_file(proc_dir, name, nix::fcntl::OFlag::O_RDONLY)?;
-    std::io::read_to_string(file).context(|| format!("reading the container's {name}"))
+    crate::files::read_capped_from(file, crate::files::KERNEL_TABLE_MAX)
+        .context(|| format!("reading the container's {name}"))
 }
 
 #[cfg(test)]

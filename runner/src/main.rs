@@ -23,6 +23,7 @@ mod confine;
 mod error;
 mod exec;
 mod fds;
+mod files;
 mod helper_client;
 mod idmap;
 mod landlock_rules;

@@ -2,14 +2,17 @@
 //! `linux.maskedPaths` and `linux.readonlyPaths` (runner's child, root in
 //! its own user and mount namespaces, before pivot_root). Paths are resolved
 //! inside the new root like every mount target; a path the kernel does not
-//! have is skipped. A masked directory gets an empty read-only tmpfs over it,
+//! have is skipped, but one that is or lies below a symlink is an error: it
+//! is the kernel's own path in a fresh /proc or /sys, where a symlink would
+//! move the mask onto something else and leave the path itself open. A masked directory gets an empty read-only tmpfs over it,
 //! a masked file a read-only bind of /dev/null (reads are empty); a
 //! read-only path is bound onto itself read-only, nosuid, nodev, noexec.
 
 use crate::mount_api::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_fd, clone_tree,
-    new_filesystem, open_in_root, set_attributes,
+    new_filesystem, open_in_root_no_symlinks, set_attributes,
 };
+use crate::rootfs::symlink_failure;
 use crate::sync::{Failure, Step};
 use oci_spec::runtime::Spec;
 use std::io;
@@ -44,11 +47,13 @@ fn fail(detail: String) -> impl FnOnce(io::Error) -> Failure {
     move |e| Failure::os(Step::MaskedPaths, detail, &e)
 }
 
-/// The target inside `root`, or None when it does not exist.
-fn target(root: BorrowedFd, path: &Path) -> Result<Option<OwnedFd>, Failure> {
-    match open_in_root(root, path) {
+/// The target inside `root`, or None when it does not exist; `what` is
+/// what it is opened for.
+fn target(root: BorrowedFd, path: &Path, what: &str) -> Result<Option<OwnedFd>, Failure> {
+    match open_in_root_no_symlinks(root, path) {
         Ok(fd) => Ok(Some(fd)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(symlink_failure(Step::MaskedPaths, what, root, path)),
         Err(e) => Err(fail(format!("opening {}", path.display()))(e)),
     }
 }
@@ -68,15 +73,19 @@ pub fn apply(root: BorrowedFd, spec: &Spec) -> Result<(), Failure> {
         return Ok(());
     };
     for path in paths(linux.readonly_paths()) {
-        let Some(fd) = target(root, &path)? else { continue };
         let what = || format!("making {} read-only", path.display());
+        let Some(fd) = target(root, &path, &what())? else {
+            continue;
+        };
         let tree = clone_fd(fd.as_fd(), true).map_err(fail(what()))?;
         set_attributes(tree.as_fd(), ATTRS, true).map_err(fail(what()))?;
         attach(tree.as_fd(), fd.as_fd()).map_err(fail(what()))?;
     }
     for path in paths(linux.masked_paths()) {
-        let Some(fd) = target(root, &path)? else { continue };
         let what = || format!("masking {}", path.display());
+        let Some(fd) = target(root, &path, &what())? else {
+            continue;
+        };
         let cover = if is_dir(fd.as_fd()).map_err(fail(what()))? {
             new_filesystem("tmpfs", "tmpfs", &["size=4k", "mode=555"], ATTRS).map_err(fail(what()))?
         } else {

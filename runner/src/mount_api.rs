@@ -161,13 +161,29 @@ pub fn attach(mount: BorrowedFd, target: BorrowedFd) -> io::Result<()> {
 /// Opens `path` as an O_PATH fd, resolved as if `root` were `/`: `..` and
 /// absolute symlinks cannot leave it, and magic /proc links are refused.
 pub fn open_in_root(root: BorrowedFd, path: &Path) -> io::Result<OwnedFd> {
+    open_in_root_with(root, path, 0, libc::RESOLVE_NO_MAGICLINKS)
+}
+
+/// As `open_in_root`, but refusing any symlink on the way, the last
+/// component's too: ELOOP.
+pub fn open_in_root_no_symlinks(root: BorrowedFd, path: &Path) -> io::Result<OwnedFd> {
+    open_in_root_with(root, path, 0, libc::RESOLVE_NO_SYMLINKS)
+}
+
+/// An O_PATH fd on `path` itself inside `root`, a symlink's own if it is
+/// one (O_NOFOLLOW), with no symlink followed on the way.
+pub fn open_link_in_root(root: BorrowedFd, path: &Path) -> io::Result<OwnedFd> {
+    open_in_root_with(root, path, libc::O_NOFOLLOW, libc::RESOLVE_NO_SYMLINKS)
+}
+
+fn open_in_root_with(root: BorrowedFd, path: &Path, flags: libc::c_int, resolve: u64) -> io::Result<OwnedFd> {
     let path = cstring(path)?;
     let mut how: libc::open_how = {
         // SAFETY: open_how is plain data; all-zero is a valid value.
         unsafe { std::mem::zeroed() }
     };
-    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC | flags) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | resolve;
     // SAFETY: path is NUL-terminated; how is a valid open_how of the size passed.
     fd_result(unsafe {
         libc::syscall(

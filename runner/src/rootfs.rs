@@ -8,7 +8,13 @@
 //! 3. Make the root: a clone of the rootfs directory attached onto itself, or
 //!    a fresh tmpfs attached at /tmp (the default root).
 //! 4. Mount each spec mount in order on its target inside the root, creating
-//!    a missing target directory (or file, for a file bind).
+//!    a missing target directory (or file, for a file bind). A kernel
+//!    filesystem's mount point (proc, sysfs, devpts, mqueue, cgroup) and
+//!    anything at /dev must not be or lie below a symlink in the rootfs
+//!    (runc refuses a symlink for proc and sysfs): an image with
+//!    `/proc -> /` would otherwise get proc somewhere else, and every masked
+//!    /proc path would be skipped as missing. Binds and other mounts follow
+//!    a symlink, inside the root, as docker's do.
 //! 5. Add the /dev links; mask and make read-only the spec's masked and
 //!    read-only paths (masked_paths.rs); make the root read-only if asked.
 //! 6. pivot_root into the root and detach the old root: no host path stays
@@ -16,7 +22,7 @@
 
 use crate::mount_api::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_tree, new_filesystem,
-    open_in_root, set_attributes,
+    open_in_root, open_in_root_no_symlinks, open_link_in_root, set_attributes,
 };
 use crate::net;
 use crate::spec;
@@ -28,6 +34,9 @@ use oci_spec::runtime::{Mount, Spec};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
+
+/// Filesystems whose mount point must be free of symlinks (see step 4).
+const KERNEL_FILESYSTEMS: &[&str] = &["proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"];
 
 /// Where the default tmpfs root is attached until pivot_root (as bubblewrap
 /// does); bind sources are cloned before it is covered.
@@ -173,9 +182,48 @@ fn mount_one(root: BorrowedFd, mount: &Mount, source: Option<OwnedFd>) -> Result
             .source()
             .as_deref()
             .is_some_and(|s| s.metadata().is_ok_and(|m| !m.is_dir()));
-    let target = make_target(root, destination, source_is_file)
-        .map_err(fail(format!("creating mount point {}", destination.display())))?;
+    let no_symlinks = needs_no_symlinks(mount, typ);
+    let target = make_target(root, destination, source_is_file, no_symlinks).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) if no_symlinks => {
+            symlink_failure(Step::Mount, &format!("mounting {what}"), root, destination)
+        }
+        _ => fail(format!("creating mount point {}", destination.display()))(e),
+    })?;
     attach(tree.as_fd(), target.as_fd()).map_err(fail(format!("mounting {what}")))
+}
+
+/// Whether the mount point of `mount` (of type `typ`) must be free of
+/// symlinks (see step 4).
+fn needs_no_symlinks(mount: &Mount, typ: &str) -> bool {
+    KERNEL_FILESYSTEMS.contains(&typ) || mount.destination().starts_with("/dev")
+}
+
+/// The failure for `path` inside `root`, which had to be free of symlinks
+/// and was not (openat2 said ELOOP), while doing `what`. It names the first
+/// component that is a symlink; looked up again for the message only.
+pub fn symlink_failure(step: Step, what: &str, root: BorrowedFd, path: &Path) -> Failure {
+    Failure {
+        step,
+        errno: 0,
+        detail: format!("{what}: {} is a symlink", first_symlink(root, path).display()),
+    }
+}
+
+/// The first component of `path`, from `/`, that is a symlink inside
+/// `root`; `path` itself if none is (any more).
+fn first_symlink(root: BorrowedFd, path: &Path) -> PathBuf {
+    let mut prefix = PathBuf::from("/");
+    for component in path.components().filter(|c| matches!(c, Component::Normal(_))) {
+        prefix.push(component);
+        let Ok(fd) = open_link_in_root(root, &prefix) else {
+            break;
+        };
+        let is_link = nix::sys::stat::fstat(fd.as_fd()).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK);
+        if is_link {
+            return prefix;
+        }
+    }
+    path.to_owned()
 }
 
 /// A new filesystem for a non-bind mount. sysfs may be refused where the
@@ -194,21 +242,26 @@ fn new_mount(mount: &Mount, typ: &str) -> io::Result<OwnedFd> {
 }
 
 /// An O_PATH fd on `destination` inside `root`, creating missing directories
-/// (and the last component as an empty file when `file`). Only the normal
+/// (and the last component as an empty file when `file`); with
+/// `no_symlinks`, ELOOP if any component is a symlink. Only the normal
 /// components of `destination` count.
-fn make_target(root: BorrowedFd, destination: &Path, file: bool) -> io::Result<OwnedFd> {
+fn make_target(root: BorrowedFd, destination: &Path, file: bool, no_symlinks: bool) -> io::Result<OwnedFd> {
     let path: PathBuf = std::iter::once(Component::RootDir)
         .chain(destination.components().filter(|c| matches!(c, Component::Normal(_))))
         .collect();
-    make_path(root, &path, file)
+    let open = match no_symlinks {
+        true => open_in_root_no_symlinks,
+        false => open_in_root,
+    };
+    make_path(root, &path, file, open)
 }
 
 /// `make_target` for a path of normal components below `/`: tries the path
 /// itself first, then makes its parent the same way and creates the last
 /// component in it, so a mount point whose parent exists costs one failed
 /// lookup, one lookup of the parent and the creation.
-fn make_path(root: BorrowedFd, path: &Path, file: bool) -> io::Result<OwnedFd> {
-    match open_in_root(root, path) {
+fn make_path(root: BorrowedFd, path: &Path, file: bool, open: OpenInRoot) -> io::Result<OwnedFd> {
+    match open(root, path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         result => return result,
     }
@@ -216,15 +269,18 @@ fn make_path(root: BorrowedFd, path: &Path, file: bool) -> io::Result<OwnedFd> {
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(io::ErrorKind::NotFound.into());
     };
-    let parent = make_path(root, parent, false)?;
+    let parent = make_path(root, parent, false, open)?;
     if file {
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
         openat(parent.as_fd(), name, flags, Mode::from_bits_truncate(0o644))?;
     } else {
         mkdirat(parent.as_fd(), name, Mode::from_bits_truncate(0o755))?;
     }
-    open_in_root(root, path)
+    open(root, path)
 }
+
+/// `open_in_root` or `open_in_root_no_symlinks`.
+type OpenInRoot = fn(BorrowedFd, &Path) -> io::Result<OwnedFd>;
 
 fn add_dev_links(root: BorrowedFd) -> Result<(), Failure> {
     let dev = open_in_root(root, Path::new("/dev")).map_err(fail("opening /dev"))?;
@@ -253,7 +309,7 @@ fn mount_resolv_conf(root: BorrowedFd, text: &str) -> Result<(), Failure> {
         .map_err(fail("writing resolv.conf"))?;
     let source =
         clone_tree(Some(tmpfs.as_fd()), Path::new("resolv.conf"), false).map_err(fail("cloning resolv.conf"))?;
-    let target = make_target(root, Path::new("/etc/resolv.conf"), true)
+    let target = make_target(root, Path::new("/etc/resolv.conf"), true, false)
         .map_err(fail("creating mount point /etc/resolv.conf"))?;
     attach(source.as_fd(), target.as_fd()).map_err(fail("mounting resolv.conf"))
 }

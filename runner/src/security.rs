@@ -12,6 +12,7 @@ use crate::cli::RunArgs;
 use crate::cli_security::{SecurityArgs, SecurityOpt};
 use crate::error::{Error, Result};
 use crate::fds;
+use crate::files;
 use crate::landlock_rules;
 use crate::masked_paths;
 use crate::rlimits;
@@ -19,6 +20,7 @@ use crate::seccomp;
 use crate::seccomp_profile::{self, Context};
 use caps::CapsHashSet;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Spec};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// `--seccomp-profile unconfined`.
@@ -116,8 +118,7 @@ fn seccomp_section(profile: Option<&Path>, caps: &CapsHashSet) -> Result<Option<
     let (text, source) = match profile {
         Some(path) if path == Path::new(UNCONFINED) => return Ok(None),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Error::usage(format!("bad --seccomp-profile {}: {e}", path.display())))?;
+            let text = read_option_file("--seccomp-profile", path)?;
             (text, format!("bad --seccomp-profile {}", path.display()))
         }
         None => (
@@ -146,12 +147,24 @@ fn seccomp_section(profile: Option<&Path>, caps: &CapsHashSet) -> Result<Option<
 pub fn extra_env(args: &RunArgs) -> Result<Vec<String>> {
     let mut env = Vec::new();
     for path in &args.security.env_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::usage(format!("bad --env-file {}: {e}", path.display())))?;
+        let text = read_option_file("--env-file", path)?;
         env.extend(parse_env_file(&text).map_err(|e| Error::usage(format!("bad --env-file {}: {e}", path.display())))?);
     }
     env.extend(args.env.iter().cloned());
     Ok(env)
+}
+
+/// The text of the file `path` that `option` names, at most
+/// `files::USER_FILE_MAX` bytes.
+fn read_option_file(option: &str, path: &Path) -> Result<String> {
+    files::read_capped(path, files::USER_FILE_MAX).map_err(|e| {
+        let what = format!("reading {option} {}", path.display());
+        match e.kind() {
+            // The file is there but is not one burrow takes.
+            io::ErrorKind::FileTooLarge | io::ErrorKind::InvalidData => Error::usage(format!("{what}: {e}")),
+            _ => Error::os(what, e),
+        }
+    })
 }
 
 /// `KEY=VALUE` lines; blank lines and lines starting with `#` are skipped.

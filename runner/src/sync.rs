@@ -43,10 +43,11 @@ pub enum Step {
     Sysctl,
     NetworkNamespace,
     Cgroup,
+    Session,
 }
 
 impl Step {
-    const ALL: [Step; 19] = [
+    const ALL: [Step; 20] = [
         Step::Identity,
         Step::ParentDeath,
         Step::CgroupNamespace,
@@ -66,6 +67,7 @@ impl Step {
         Step::Sysctl,
         Step::NetworkNamespace,
         Step::Cgroup,
+        Step::Session,
     ];
 
     fn from_byte(byte: u8) -> Option<Step> {
@@ -93,6 +95,7 @@ impl Step {
             Step::Sysctl => "sysctl",
             Step::NetworkNamespace => "network-namespace",
             Step::Cgroup => "cgroup",
+            Step::Session => "session",
         }
     }
 }

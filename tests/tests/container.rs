@@ -15,11 +15,14 @@ use burrow_tests::user::{SUBUID_FILE, TestUser, read_subid_file, unnamed_id};
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
-use std::os::fd::AsRawFd;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
 
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("container_runs_as_root_inside", container_runs_as_root_inside),
@@ -56,9 +59,22 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("container_cwd", container_cwd),
     ("container_exit_statuses", container_exit_statuses),
     ("container_forwards_signals", container_forwards_signals),
+    ("container_signals_stay_inside", container_signals_stay_inside),
+    (
+        "container_gets_the_terminals_interrupt",
+        container_gets_the_terminals_interrupt,
+    ),
+    (
+        "container_stops_and_continues_as_a_job",
+        container_stops_and_continues_as_a_job,
+    ),
     ("container_pipes_stdin", container_pipes_stdin),
     ("container_inherits_only_stdio", container_inherits_only_stdio),
     ("container_setup_errors", container_setup_errors),
+    (
+        "container_refuses_symlinked_mount_points",
+        container_refuses_symlinked_mount_points,
+    ),
     ("container_reports_helper_refusal", container_reports_helper_refusal),
     ("container_without_subordinate_ids", container_without_subordinate_ids),
 ];
@@ -538,6 +554,221 @@ fn container_forwards_signals(f: &Fixture) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Long enough for any start here; a scenario that waits longer fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Whether `check` holds within DEADLINE, looking every 10 ms.
+fn within_deadline(mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + DEADLINE;
+    while Instant::now() < end {
+        if check() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// The state letter of `pid` in /proc/PID/stat ('?' when it is gone).
+fn state(pid: u32) -> char {
+    process::proc_stat(pid).map_or('?', |stat| stat.state)
+}
+
+/// Whether our unreaped child `pid` has exited (a zombie) within DEADLINE.
+fn exits_within_deadline(pid: u32) -> bool {
+    within_deadline(|| state(pid) == 'Z')
+}
+
+/// The container's pid 1: burrow's one child once the container runs.
+fn container_init(burrow: u32) -> Result<u32, Failed> {
+    let children: Vec<u32> = process::all_pids()
+        .into_iter()
+        .filter(|&pid| process::proc_stat(pid).is_ok_and(|stat| stat.ppid == burrow))
+        .collect();
+    match children[..] {
+        [init] => Ok(init),
+        _ => Err(format!("burrow {burrow} has children {children:?}, expected one").into()),
+    }
+}
+
+/// Sends `signal` to the process group our child `leader` leads.
+fn signal_group(leader: u32, signal: libc::c_int) -> Result<(), Failed> {
+    // SAFETY: kill with plain integers; `leader` is our unreaped child, made
+    // a group leader at spawn, so the group is the one it leads.
+    if unsafe { libc::kill(-(leader as libc::pid_t), signal) } != 0 {
+        return Err(format!("signalling process group {leader}: {}", std::io::Error::last_os_error()).into());
+    }
+    Ok(())
+}
+
+/// Guards child.rs's setsid (issue 13, finding 2): the container leaves
+/// burrow's session and process group, so kill(0) in it reaches nothing
+/// outside its pid namespace. A shell in a process group of its own, as a
+/// script running burrow is, traps USR1 and keeps a sibling `sleep` in its
+/// group; the container sends USR1, then STOP, to its own process group and
+/// exits 7. Without setsid the trap fires, the sleep dies of USR1, and the
+/// shell and burrow stop, until the deadline fails the scenario.
+fn container_signals_stay_inside(f: &Fixture) -> Result<(), Failed> {
+    let script = r#"trap 'echo trapped USR1' USR1
+sleep 1000 &
+sibling=$!
+"$0" run --rootfs "$1" -- sh -c 'kill -USR1 0; kill -STOP 0; exit 7'
+echo "burrow exited $?"
+awk '/^State:/ { print "sibling", $2 }' /proc/$sibling/status
+exec 2>/dev/null
+kill $sibling
+wait $sibling
+exit 0"#;
+    let mut cmd = f.as_user("/bin/sh");
+    cmd.args(["-c", script, text(&f.burrow), text(&f.rootfs)]);
+    // Not the test binary's group, which a broken burrow would let the
+    // container stop.
+    cmd.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let shell = process::spawn(&mut cmd).expect("start the shell");
+    if !exits_within_deadline(shell.pid) {
+        let stopped: Vec<u32> = process::all_pids()
+            .into_iter()
+            .filter(|&pid| process::proc_stat(pid).is_ok_and(|stat| stat.state == 'T'))
+            .filter(|&pid| process::proc_real_uid(pid).ok() == Some(f.user.uid))
+            .collect();
+        return Err(format!(
+            "the shell running burrow did not finish; stopped processes of the test user: {stopped:?}"
+        )
+        .into());
+    }
+    let out = shell.output(None).expect("reap the shell");
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (0, "burrow exited 7\nsibling S\n", ""),
+        "the shell around burrow: no trap, a sibling still sleeping, burrow's status"
+    );
+    Ok(())
+}
+
+/// A new pty: (master, slave), neither our controlling terminal.
+fn open_pty() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let last = std::io::Error::last_os_error;
+    // SAFETY: plain calls; each fd is owned as soon as it exists, and the
+    // name buffer is NUL-terminated by ptsname_r.
+    unsafe {
+        let raw = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if raw < 0 {
+            return Err(last());
+        }
+        let master = OwnedFd::from_raw_fd(raw);
+        if libc::grantpt(raw) != 0 || libc::unlockpt(raw) != 0 {
+            return Err(last());
+        }
+        let mut name = [0 as libc::c_char; 64];
+        let error = libc::ptsname_r(raw, name.as_mut_ptr(), name.len());
+        if error != 0 {
+            return Err(std::io::Error::from_raw_os_error(error));
+        }
+        let slave = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if slave < 0 {
+            return Err(last());
+        }
+        Ok((master, OwnedFd::from_raw_fd(slave)))
+    }
+}
+
+/// Guards supervise.rs `pass_on` for the terminal's signals (SI_KERNEL):
+/// with the container in a session of its own, ^C on burrow's terminal
+/// reaches only burrow's process group, and burrow must pass it on to the
+/// container's. burrow leads a new session on a new pty, as a login shell
+/// would, with the pty as its stdin; ^C is typed on the pty's master.
+/// Skipping the kernel's signals, as burrow did while the container was in
+/// its process group, leaves the container running until the deadline.
+fn container_gets_the_terminals_interrupt(f: &Fixture) -> Result<(), Failed> {
+    let (master, slave) = open_pty().map_err(|e| format!("opening a pty: {e}"))?;
+    let script = "trap 'exit 42' INT; echo ready; while :; do sleep 0.1; done";
+    let mut cmd = f.burrow_in_rootfs(&["--", "sh", "-c", script]);
+    cmd.stdin(Stdio::from(slave))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid and ioctl are async-signal-safe; fd 0 is the pty's
+    // slave (std set up stdin before this runs), opened for reading and
+    // writing, which TIOCSCTTY needs.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut burrow = process::spawn(&mut cmd).expect("start burrow");
+    ensure_eq!(
+        burrow.read_line().expect("read burrow's stdout"),
+        "ready\n",
+        "the container's first line"
+    );
+    // The pty's default line discipline turns ^C into SIGINT to its
+    // foreground process group: burrow's.
+    // Kept open until burrow is reaped: closing it would hang the pty up,
+    // another signal for burrow to pass on.
+    let mut master = std::fs::File::from(master);
+    master.write_all(b"\x03").expect("type ^C");
+    ensure!(
+        exits_within_deadline(burrow.pid),
+        "burrow still runs after ^C on its terminal"
+    );
+    let out = burrow.output(None).expect("wait for burrow");
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (42, "", ""),
+        "after ^C on burrow's terminal"
+    );
+    drop(master);
+    Ok(())
+}
+
+/// Guards supervise.rs `stop_as_a_job`: SIGTSTP to burrow's process group,
+/// as a terminal's ^Z or a shell's `kill -TSTP %1` sends it, stops the
+/// container and burrow, as a shell job; SIGCONT to the group, as `fg`
+/// sends it, continues both; then SIGINT to the group, as a terminal's ^C
+/// would (here from a process: burrow passes it to pid 1), ends the
+/// container with its trap's status. Without stop_as_a_job, burrow either
+/// stops alone (SIGTSTP not caught) or not at all (passed to pid 1, which
+/// has no handler).
+fn container_stops_and_continues_as_a_job(f: &Fixture) -> Result<(), Failed> {
+    let script = "trap 'exit 42' INT; echo ready; while :; do sleep 0.1; done";
+    let mut cmd = f.burrow_in_rootfs(&["--", "sh", "-c", script]);
+    // A group of its own in the test's session, as a shell job's: not an
+    // orphaned one, where the kernel would not stop burrow.
+    cmd.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut burrow = process::spawn(&mut cmd).expect("start burrow");
+    ensure_eq!(
+        burrow.read_line().expect("read burrow's stdout"),
+        "ready\n",
+        "the container's first line"
+    );
+    let init = container_init(burrow.pid)?;
+    signal_group(burrow.pid, libc::SIGTSTP)?;
+    ensure!(
+        within_deadline(|| state(burrow.pid) == 'T' && state(init) == 'T'),
+        "after SIGTSTP: burrow {}, the container's pid 1 {} (expected both stopped, T)",
+        state(burrow.pid),
+        state(init)
+    );
+    signal_group(burrow.pid, libc::SIGCONT)?;
+    ensure!(
+        within_deadline(|| state(burrow.pid) != 'T' && state(init) != 'T'),
+        "after SIGCONT: burrow {}, the container's pid 1 {} (expected both running again)",
+        state(burrow.pid),
+        state(init)
+    );
+    signal_group(burrow.pid, libc::SIGINT)?;
+    ensure!(exits_within_deadline(burrow.pid), "burrow still runs after SIGINT");
+    let out = burrow.output(None).expect("wait for burrow");
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (42, "", ""),
+        "after SIGTSTP, SIGCONT and SIGINT to burrow's process group"
+    );
+    Ok(())
+}
+
 fn container_pipes_stdin(f: &Fixture) -> Result<(), Failed> {
     let mut cmd = f.burrow_in_rootfs(&["--", "cat"]);
     let out = process::run(&mut cmd, Some(b"hi\n")).expect("run burrow");
@@ -584,6 +815,60 @@ fn container_setup_errors(f: &Fixture) -> Result<(), Failed> {
         let leftovers = process::reap_orphans();
         ensure!(leftovers.is_empty(), "{what}: left behind {leftovers:?}");
     }
+    Ok(())
+}
+
+/// Guards rootfs.rs `needs_no_symlinks` and masked_paths.rs `target`
+/// (issue 13, finding 5): a mount point burrow makes itself, or a masked
+/// path, that is a symlink is refused with one line naming it, and nothing
+/// is left behind. Each image is a copy of the busybox rootfs with one
+/// directory replaced by a symlink; the masked path is a symlink in a
+/// directory bound over /sys/fs. Without the checks, the mount or the mask
+/// follows the symlink inside the root and the container starts.
+fn container_refuses_symlinked_mount_points(f: &Fixture) -> Result<(), Failed> {
+    let cases = [
+        ("proc", "/", "mount: mounting proc on /proc: /proc is a symlink"),
+        ("dev", "/tmp", "mount: mounting tmpfs on /dev: /dev is a symlink"),
+        ("sys", "/", "mount: mounting sysfs on /sys: /sys is a symlink"),
+    ];
+    for (dir, target, message) in cases {
+        let root = f.fresh_rootfs();
+        let path = root.join(dir);
+        fs::remove_dir(&path).expect("remove the directory");
+        std::os::unix::fs::symlink(target, &path).expect("make the symlink");
+        std::os::unix::fs::lchown(&path, Some(f.user.uid), Some(f.user.gid)).expect("chown the symlink");
+        let out = in_rootfs(f, &root, &["--", "true"]);
+        let line = format!("burrow: container setup failed at {message}\n");
+        ensure_eq!(
+            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+            (125, "", line.as_str()),
+            "/{dir} -> {target} in the rootfs"
+        );
+        let leftovers = process::reap_orphans();
+        ensure!(leftovers.is_empty(), "/{dir} -> {target}: left behind {leftovers:?}");
+        fs::remove_dir_all(&root).expect("remove the rootfs copy");
+    }
+
+    let fs_dir = f.user_dir("sys-fs", 0o755);
+    let link = fs_dir.join("selinux");
+    std::os::unix::fs::symlink("/etc", &link).expect("make the symlink");
+    std::os::unix::fs::lchown(&link, Some(f.user.uid), Some(f.user.gid)).expect("chown the symlink");
+    let bind = format!("{}:/sys/fs", text(&fs_dir));
+    let out = burrow(f, &["--bind", &bind, "--", "true"]);
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (
+            125,
+            "",
+            "burrow: container setup failed at masked-paths: masking /sys/fs/selinux: /sys/fs/selinux is a symlink\n"
+        ),
+        "a masked path that is a symlink"
+    );
+    let leftovers = process::reap_orphans();
+    ensure!(
+        leftovers.is_empty(),
+        "a symlinked masked path: left behind {leftovers:?}"
+    );
     Ok(())
 }
 

@@ -84,6 +84,10 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ),
     ("hardening_rlimits", hardening_rlimits),
     ("hardening_bad_input_starts_nothing", hardening_bad_input_starts_nothing),
+    (
+        "hardening_oversized_option_files_start_nothing",
+        hardening_oversized_option_files_start_nothing,
+    ),
 ];
 
 fn main() -> ExitCode {
@@ -836,7 +840,7 @@ fn hardening_bad_input_starts_nothing(f: &Fixture) -> Result<(), Failed> {
         ),
         (
             vec!["--seccomp-profile", &missing],
-            format!("burrow: bad --seccomp-profile {missing}: No such file or directory (os error 2)"),
+            format!("burrow: reading --seccomp-profile {missing}: No such file or directory (os error 2)"),
         ),
         (
             vec!["--ulimit", "nofile=10:5"],
@@ -886,6 +890,48 @@ fn hardening_bad_input_starts_nothing(f: &Fixture) -> Result<(), Failed> {
             ensure_refused(&out, line, &format!("{options:?}"))?;
         }
         ensure!(!dir.join("started").exists(), "{options:?}: the container started");
+    }
+    Ok(())
+}
+
+/// Guards the cap in runner/src/files.rs `read_capped`, as security.rs
+/// reads `--env-file` and `--seccomp-profile` with it: a file one byte over
+/// `USER_FILE_MAX` (1 MiB) is refused with one line naming the option, the
+/// file and the cap, and so is an endless one (/dev/zero, which without the
+/// cap is read until memory runs out); nothing starts. A file of exactly
+/// the cap is taken.
+fn hardening_oversized_option_files_start_nothing(f: &Fixture) -> Result<(), Failed> {
+    const CAP: usize = 1 << 20;
+    let comments = |len: usize| {
+        let mut text = "#".repeat(len - 1);
+        text.push('\n');
+        text
+    };
+    let write = |what: &str, content: &str| -> Result<String, Failed> {
+        let path = f.scratch(what);
+        fs::write(&path, content)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))?;
+        Ok(text(&path).to_owned())
+    };
+    let at_cap = write("env-at-cap", &comments(CAP))?;
+    let over_cap = write("env-over-cap", &comments(CAP + 1))?;
+    let out = burrow(f, &["--env-file", &at_cap, "--", "true"]);
+    ensure_ran(&out, "", "an env file of exactly 1 MiB")?;
+
+    let dir = f.user_dir("oversized", 0o755);
+    let bind = format!("{}:/mnt", text(&dir));
+    let refused = |option: &str, path: &str| format!("burrow: reading {option} {path}: larger than 1048576 bytes");
+    // The regular file first: without the cap it is taken, and the
+    // scenario fails before it reads /dev/zero to the end of memory.
+    for (option, path) in [
+        ("--env-file", over_cap.as_str()),
+        ("--seccomp-profile", over_cap.as_str()),
+        ("--env-file", "/dev/zero"),
+        ("--seccomp-profile", "/dev/zero"),
+    ] {
+        let out = burrow(f, &[option, path, "--bind", &bind, "--", "touch", "/mnt/started"]);
+        ensure_refused(&out, &refused(option, path), &format!("{option} {path}"))?;
+        ensure!(!dir.join("started").exists(), "{option} {path}: the container started");
     }
     Ok(())
 }
