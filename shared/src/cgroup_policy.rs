@@ -96,7 +96,8 @@ pub fn parse_line(line: &str) -> crate::subid::Parsed<CgroupRule> {
     let place = match fields.next() {
         None => return Err("expected USER|@GROUP|* WHERE [KEY=VALUE ...]"),
         Some("nest") => Place::Nest,
-        Some(path) if path.len() > 1 && path.strip_prefix('/').is_some_and(|p| p.split('/').all(valid_name)) => {
+        // "/" is refused too: its one component, "", is no valid name.
+        Some(path) if path.strip_prefix('/').is_some_and(|p| p.split('/').all(valid_name)) => {
             Place::Path(path.to_owned())
         }
         Some(_) => return Err("WHERE must be nest or an absolute cgroup path other than /"),
@@ -697,6 +698,8 @@ mod tests {
         assert_eq!(cgroup_path(forged, &mount("0:38", "/u", &[])), Some("/"));
         assert_eq!(cgroup_path("0::/\n0::/x\n", &mount("0:38", "/u", &[])), None);
         assert_eq!(cgroup_path("0::/\ngarbage\n", &mount("0:38", "/u", &[])), None);
+        // A line of no hierarchy here (v1 numbers, no controller) is no v2 line.
+        assert_eq!(cgroup_path("9::/x\n0::/\n", &mount("0:38", "/u", &[])), Some("/"));
         // A path may itself hold a colon.
         assert_eq!(cgroup_path("0::/a:b\n", &mount("0:38", "/u", &[])), Some("/a:b"));
     }

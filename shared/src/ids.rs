@@ -427,9 +427,25 @@ mod tests {
         // 340 lines of large ids pass the line limit but not the byte limit.
         let long: Vec<_> = (0..340).map(|i| m(100000 + i, 1000000 + i, 1)).collect();
         assert_eq!(check_map(&long), Err(MapError::TooLong(340 * 17)));
+        // Exactly the kernel's 4095 bytes pass: 170 lines of 24 bytes, one of 15.
+        let mut exact: Vec<_> = (0..170).map(|i| m(1_000_000_000 + i, 1_000_000_000 + i, 1)).collect();
+        exact.push(m(3000, 3000, 1234));
+        assert_eq!((render_map(&exact).len(), check_map(&exact)), (4095, Ok(())));
         assert_eq!(
             MapError::TooLong(5780).to_string(),
             "the map is 5780 bytes long, more than the kernel's 4095"
+        );
+    }
+
+    #[test]
+    fn kinds_name_their_files() {
+        assert_eq!(
+            (IdKind::Uid.to_string(), IdKind::Uid.map_file()),
+            ("uid".into(), "uid_map")
+        );
+        assert_eq!(
+            (IdKind::Gid.to_string(), IdKind::Gid.map_file()),
+            ("gid".into(), "gid_map")
         );
     }
 

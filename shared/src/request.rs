@@ -299,6 +299,15 @@ mod tests {
                 &["idmap", "--proc-fd", "3", "--bogus", "x"],
                 "unknown option \"--bogus\"",
             ),
+            (&["idmap", "--proc-fd", "3", "", "x"], "idmap: unknown option \"\""),
+            (
+                &["veth", "--netns-fd", "3", "--name", "br0"],
+                "veth: unknown option \"--name\"",
+            ),
+            (
+                &["cgroup", "--proc-fd", "3", "--bridge", "x"],
+                "cgroup: unknown option \"--bridge\"",
+            ),
         ];
         for (words, expected) in cases {
             let err = parse(&args(words)).unwrap_err().0;
@@ -319,7 +328,10 @@ mod tests {
         let err = parse(&args(&["idmap", "--proc-fd", &long])).unwrap_err().0;
         assert_eq!(err, "argument 3 is longer than 64 bytes");
         let many = vec![OsString::from("--uid"); MAX_ARGS + 1];
-        assert!(parse(&many).unwrap_err().0.starts_with("too many arguments"));
+        assert_eq!(
+            parse(&many).unwrap_err().to_string(),
+            "too many arguments (1364, at most 1363)"
+        );
         use std::os::unix::ffi::OsStringExt;
         let bad = vec![OsString::from("idmap"), OsString::from_vec(vec![0xff])];
         assert_eq!(parse(&bad).unwrap_err().0, "argument 2 is not valid UTF-8");
