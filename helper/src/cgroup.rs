@@ -45,8 +45,7 @@ use burrow_shared::cgroup_policy::{self, Ceilings, CgroupMount, Place, V2_CONTRO
 use burrow_shared::request::CgroupRequest;
 use caps::Capability::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETUID};
 use std::ffi::{CStr, CString};
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 pub const CGROUP_FILE: &str = match option_env!("BURROW_CGROUP_FILE") {
@@ -387,11 +386,7 @@ fn mkdir(dir: &OwnedFd, name: &str) -> io::Result<()> {
 /// One write(2) of `value` to `dir/name`.
 fn write_file(dir: &OwnedFd, name: &str, value: &str) -> io::Result<()> {
     let flags = libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_NOCTTY;
-    let mut file = File::from(sys::openat(Some(dir.as_fd()), &file_name(name)?, flags)?);
-    match file.write(value.as_bytes())? {
-        n if n == value.len() => Ok(()),
-        n => Err(io::Error::other(format!("short write ({n} of {} bytes)", value.len()))),
-    }
+    sys::write_once(sys::openat(Some(dir.as_fd()), &file_name(name)?, flags)?, value)
 }
 
 /// Writes the ceilings on D (CAP_DAC_OVERRIDE is effective: D's files are

@@ -374,7 +374,8 @@ mod tests {
             assert_eq!(under_filters(op, open), Ok(ENOENT));
         }
         assert_eq!(under_filters(Operation::Veth, netlink), Ok(0));
-        // The allocator gets the memory a 1 MiB policy file needs, and more.
+        // The allocator gets the memory the helper needs (a policy line is at
+        // most 4096 bytes; usernet and cgroup rules are kept whole), and more.
         let grow = || {
             let mut buffer = vec![1u8; 1 << 20];
             buffer.resize(8 << 20, 2);

@@ -10,14 +10,14 @@
 use crate::error::Error;
 use crate::identity::Caller;
 use crate::target::{self, Target};
-use crate::{confine, policy_file, privilege};
+use crate::{confine, policy_file, privilege, sys};
 use burrow_shared::ids::{IdKind, IdMapping, check_map, render_map};
 use burrow_shared::request::IdmapRequest;
 use burrow_shared::subid::{self, SubidEntry};
 use caps::Capability;
 use std::ffi::CStr;
 use std::fmt;
-use std::io::Write;
+use std::os::fd::OwnedFd;
 
 /// The operation, from the still-privileged helper to the success line:
 /// drop to the caller with CAP_SETUID/CAP_SETGID permitted, verify the
@@ -179,7 +179,7 @@ fn open_map<'a>(
     name: &'a CStr,
     map: &[IdMapping],
     caps: &[Capability],
-) -> Result<Option<(std::fs::File, &'a CStr, String)>, Error> {
+) -> Result<Option<(OwnedFd, &'a CStr, String)>, Error> {
     if map.is_empty() {
         return Ok(None);
     }
@@ -191,13 +191,8 @@ fn open_map<'a>(
 }
 
 /// One write(2) of the whole text; a short write is an error.
-fn write_once(mut file: std::fs::File, name: &CStr, text: &str) -> Result<(), Error> {
-    let doing = || format!("idmap: writing {}", name.to_string_lossy());
-    match file.write(text.as_bytes()) {
-        Ok(n) if n == text.len() => Ok(()),
-        Ok(n) => Err(Error::os(doing(), format!("short write ({n} of {} bytes)", text.len()))),
-        Err(e) => Err(Error::os(doing(), e)),
-    }
+fn write_once(file: OwnedFd, name: &CStr, text: &str) -> Result<(), Error> {
+    sys::write_once(file, text).map_err(|e| Error::os(format!("idmap: writing {}", name.to_string_lossy()), e))
 }
 
 #[cfg(test)]
@@ -243,6 +238,16 @@ mod tests {
         assert_eq!(
             run(vec![m(5, 1000, 1)], vec![], &alice()),
             (Ok(Setgroups::Unchanged), vec![])
+        );
+        // The own id is the uid for uid_map and the gid for gid_map.
+        let carol = Caller { gid: 1001, ..alice() };
+        assert_eq!(
+            run(vec![m(0, 1000, 1)], vec![m(0, 1001, 1)], &carol),
+            (Ok(Setgroups::Deny), vec![])
+        );
+        assert_eq!(
+            run(vec![], vec![m(0, 1000, 1)], &carol).0.unwrap_err(),
+            "idmap: gid range [0-1) -> [1000-1001) is not granted to alice by /etc/subgid"
         );
         // Own id with count 2 is no longer "own id": it needs a grant.
         let (result, loaded) = run(vec![m(0, 1000, 2)], vec![], &alice());

@@ -10,7 +10,7 @@ use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Group, Uid, UnlinkatFlags, User};
 use std::ffi::CStr;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
@@ -146,6 +146,15 @@ pub fn read_text(fd: OwnedFd, cap: u64) -> io::Result<String> {
     let mut text = String::new();
     std::fs::File::from(fd).take(cap).read_to_string(&mut text)?;
     Ok(text)
+}
+
+/// One write(2) of all of `text` to the file `fd` opened: a map or cgroup
+/// file takes its value in one write, so a short write is an error.
+pub fn write_once(fd: OwnedFd, text: &str) -> io::Result<()> {
+    match std::fs::File::from(fd).write(text.as_bytes())? {
+        n if n == text.len() => Ok(()),
+        n => Err(io::Error::other(format!("short write ({n} of {} bytes)", text.len()))),
+    }
 }
 
 pub fn fstat(fd: BorrowedFd) -> io::Result<libc::stat> {

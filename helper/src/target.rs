@@ -11,7 +11,6 @@ use crate::identity::Caller;
 use crate::sys;
 use burrow_shared::ids::{IdKind, parse_decimal_u32};
 use std::ffi::CStr;
-use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 
@@ -172,11 +171,10 @@ impl Target {
     }
 
     /// Opens `name` (`uid_map`, `gid_map` or `setgroups`) for the one write.
-    pub fn open_for_write(&self, name: &CStr) -> Result<File, Error> {
+    pub fn open_for_write(&self, name: &CStr) -> Result<OwnedFd, Error> {
         // SECURITY: opened as the caller's uid, so the file's own permission
         // check is the caller's; only `*at` on the verified fd.
         sys::openat(Some(self.dir), name, libc::O_WRONLY)
-            .map(File::from)
             .map_err(|e| Error::os(format!("idmap: writing {}", name.to_string_lossy()), e))
     }
 

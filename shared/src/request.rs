@@ -266,6 +266,14 @@ mod tests {
         let parsed = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
         assert_eq!(parsed, Request::Idmap(request));
         assert_eq!(parsed.fds(), vec![3]);
+        // One kind alone is a request too.
+        for (option, uid, gid) in [
+            ("--uid", vec![m(0, 1000, 1)], vec![]),
+            ("--gid", vec![], vec![m(0, 1000, 1)]),
+        ] {
+            let parsed = parse(&args(&["idmap", "--proc-fd", "3", option, "0:1000:1"]));
+            assert_eq!(parsed, Ok(Request::Idmap(IdmapRequest { proc_fd: 3, uid, gid })));
+        }
     }
 
     #[test]

@@ -162,6 +162,13 @@ mod tests {
         read_lines(text.as_bytes(), parse_line).unwrap()
     }
 
+    #[test]
+    fn paths_are_the_standard_files_unless_built_otherwise() {
+        let uid = option_env!("BURROW_SUBUID_FILE").unwrap_or("/etc/subuid");
+        let gid = option_env!("BURROW_SUBGID_FILE").unwrap_or("/etc/subgid");
+        assert_eq!((path(IdKind::Uid), path(IdKind::Gid)), (uid, gid));
+    }
+
     fn r(start: u32, count: u32) -> IdRange {
         IdRange::new(start, count).unwrap()
     }
