@@ -12,48 +12,28 @@
 // panic messages.
 #![cfg_attr(not(test), no_main)]
 
-mod bpf;
-mod capabilities;
-mod cgroup;
 mod child;
 mod cli;
-mod cli_resources;
-mod cli_security;
 mod confine;
 mod error;
-mod exec;
-mod fds;
 mod files;
-mod helper_client;
-mod idmap;
-mod landlock_rules;
+mod layout;
 mod log_stderr;
-mod masked_paths;
-mod mount_api;
-mod net;
 mod netlink;
-mod network;
-mod pairs;
-mod parent;
-mod resources;
-mod rlimits;
-mod rootfs;
-mod seccomp;
-mod seccomp_profile;
-mod security;
-mod spawn;
 mod spec;
-mod supervise;
+mod start;
 mod sync;
-mod syscalls;
+mod sys;
 
 use burrow_shared::ids::{IdKind, check_map};
+use child::fds;
 use clap::{CommandFactory, FromArgMatches};
+use cli::net::{self, Interface, NetMode};
 use cli::{Cli, Command, RunArgs};
 use error::{Error, Result, status};
-use idmap::Caller;
-use net::{Interface, NetMode};
 use nix::sys::signal::{SigHandler, Signal, signal};
+use start::idmap::{self, Caller};
+use start::parent;
 use std::io;
 
 #[cfg_attr(not(test), unsafe(no_mangle))]

@@ -18,12 +18,14 @@
 //! this, so nothing after the filter allocates on the way to a successful
 //! exec.
 
-use crate::capabilities;
-use crate::landlock_rules;
-use crate::rlimits;
-use crate::seccomp::{self, Program};
+pub mod capabilities;
+pub mod landlock;
+pub mod rlimits;
+pub mod seccomp;
+
 use crate::sync::{Failure, Step};
 use oci_spec::runtime::Spec;
+use seccomp::Program;
 use std::io;
 
 /// Makes the child non-dumpable until exec: its /proc entries become
@@ -93,7 +95,7 @@ pub fn apply(spec: &Spec, filter: Result<Option<Program>, Failure>) -> Result<()
     let process = spec.process().as_ref();
     let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
     let filter = filter?;
-    let landlock = landlock_rules::enabled(spec);
+    let landlock = landlock::enabled(spec);
     let capabilities = || match process.and_then(|p| p.capabilities().as_ref()) {
         Some(sets) => capabilities::apply(sets),
         None => Ok(()),
@@ -107,7 +109,7 @@ pub fn apply(spec: &Spec, filter: Result<Option<Program>, Failure>) -> Result<()
         set_no_new_privs()?;
     }
     if landlock {
-        landlock_rules::apply(spec)?;
+        landlock::apply(spec)?;
     }
     if let Some(filter) = &filter {
         seccomp::install(filter)?;

@@ -7,17 +7,17 @@
 //! annotation. Untrusted input: the option values and the files they name
 //! (a seccomp profile, an env file). The child applies it all (confine.rs).
 
-use crate::capabilities;
+use crate::child::fds;
+use crate::child::masked_paths;
 use crate::cli::RunArgs;
-use crate::cli_security::{SecurityArgs, SecurityOpt};
+use crate::cli::security::{SecurityArgs, SecurityOpt};
+use crate::confine::capabilities;
+use crate::confine::landlock;
+use crate::confine::rlimits;
+use crate::confine::seccomp;
+use crate::confine::seccomp::profile::{self, Context};
 use crate::error::{Error, Result};
-use crate::fds;
 use crate::files;
-use crate::landlock_rules;
-use crate::masked_paths;
-use crate::rlimits;
-use crate::seccomp;
-use crate::seccomp_profile::{self, Context};
 use caps::CapsHashSet;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Spec};
 use std::io;
@@ -43,9 +43,9 @@ pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
     let (masked, read_only) = default_paths(&unmask, unmask_all)?;
     let rlimits = rlimits::for_container(&args.ulimit).map_err(Error::Usage)?;
     let seccomp = seccomp_section(args.seccomp_profile.as_deref(), &caps)?;
-    fds::check_preserved(args.preserve_fds).map_err(Error::Usage)?;
+    crate::cli::security::check_preserved(args.preserve_fds).map_err(Error::Usage)?;
     if args.landlock {
-        landlock_rules::check_available().map_err(Error::Usage)?;
+        landlock::check_available().map_err(Error::Usage)?;
     }
 
     let invalid = |e: String| Error::usage(format!("invalid container spec: {e}"));
@@ -74,7 +74,7 @@ pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
     spec.set_linux(Some(linux));
     let mut annotations = spec.annotations().clone().unwrap_or_default();
     if args.landlock {
-        annotations.insert(landlock_rules::ANNOTATION.to_owned(), "true".to_owned());
+        annotations.insert(landlock::ANNOTATION.to_owned(), "true".to_owned());
     }
     if args.preserve_fds > 0 {
         annotations.insert(fds::PRESERVE_ANNOTATION.to_owned(), args.preserve_fds.to_string());
@@ -122,15 +122,15 @@ fn seccomp_section(profile: Option<&Path>, caps: &CapsHashSet) -> Result<Option<
             (text, format!("bad --seccomp-profile {}", path.display()))
         }
         None => (
-            seccomp_profile::DEFAULT_PROFILE.to_owned(),
+            profile::DEFAULT_PROFILE.to_owned(),
             "the default seccomp profile".to_owned(),
         ),
     };
     let context = Context {
         capabilities: caps,
-        kernel: seccomp_profile::kernel_version(),
+        kernel: profile::kernel_version(),
     };
-    let seccomp = seccomp_profile::parse(&text, &context).map_err(|e| Error::usage(format!("{source}: {e}")))?;
+    let seccomp = profile::parse(&text, &context).map_err(|e| Error::usage(format!("{source}: {e}")))?;
     // Compile a profile file once here, so that a filter the kernel would
     // refuse as too large is reported before anything starts. The default
     // profile always compiles to a small filter, whatever the capabilities

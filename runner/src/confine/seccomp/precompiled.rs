@@ -14,7 +14,7 @@
 //! writes them.
 
 use super::Program;
-use crate::bpf::sock_filter;
+use crate::confine::seccomp::bpf::sock_filter;
 use oci_spec::runtime::LinuxSeccomp;
 use std::io;
 
@@ -71,10 +71,10 @@ fn decode() -> Program {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capabilities;
-    use crate::seccomp::compile;
-    use crate::seccomp::tests::default_profile;
-    use crate::seccomp_profile;
+    use crate::confine::capabilities;
+    use crate::confine::seccomp::compile;
+    use crate::confine::seccomp::profile;
+    use crate::confine::seccomp::tests::default_profile;
     use caps::Capability;
 
     fn encode(program: &[sock_filter]) -> Vec<u8> {
@@ -94,20 +94,20 @@ mod tests {
         json.push(b'\n');
         let program = encode(&compile(&section).unwrap());
         if std::env::var_os("BURROW_BLESS").is_some() {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/seccomp");
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/confine/seccomp");
             std::fs::write(dir.join("default_section.json"), &json).unwrap();
             std::fs::write(dir.join("default.bpf"), &program).unwrap();
             return;
         }
         assert!(
             SECTION == json && PROGRAM == program,
-            "runner/src/seccomp/default_section.json and default.bpf are not what the default profile \
+            "runner/src/confine/seccomp/default_section.json and default.bpf are not what the default profile \
              compiles to: write them with BURROW_BLESS=1 cargo test -p burrow seccomp::precompiled, and review the diff"
         );
         assert_eq!(lookup(&section).map(|p| encode(&p)), Some(program));
         // The runner takes the stored section for the default profile and
         // capabilities on any kernel: it must be the profile's, and kernel-free.
-        assert!(!seccomp_profile::DEFAULT_PROFILE.contains("minKernel"));
+        assert!(!profile::DEFAULT_PROFILE.contains("minKernel"));
         assert_eq!(super::default_section(), Some(section));
     }
 

@@ -2,9 +2,15 @@
 //! checked for shape here, and turned into the container's OCI spec in
 //! `spec.rs`.
 
-use crate::cli_resources::ResourceArgs;
-use crate::cli_security::SecurityArgs;
-use crate::net::NetMode;
+pub mod confinement;
+pub mod limits;
+pub mod net;
+pub mod resources;
+pub mod security;
+
+use crate::cli::net::NetMode;
+use crate::cli::resources::ResourceArgs;
+use crate::cli::security::SecurityArgs;
 use burrow_shared::ids::IdMapping;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;

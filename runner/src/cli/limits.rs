@@ -2,7 +2,7 @@
 //! spec's `linux.resources`, and from there to the files of a cgroup v1 or v2
 //! directory that hold them.
 
-use crate::cli_resources::ResourceArgs;
+use crate::cli::resources::ResourceArgs;
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder};
 use std::collections::HashMap;

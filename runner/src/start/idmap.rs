@@ -3,7 +3,7 @@
 //! directly where the kernel lets an unprivileged user map its own id.
 
 use crate::error::{Context, Error, Result};
-use crate::helper_client::{self, Pending};
+use crate::start::helper_client::{self, Pending};
 use burrow_shared::ids::{IdKind, IdMapping, IdRange};
 use burrow_shared::subid;
 use std::io::Write;

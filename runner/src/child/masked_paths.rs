@@ -8,12 +8,12 @@
 //! a masked file a read-only bind of /dev/null (reads are empty); a
 //! read-only path is bound onto itself read-only, nosuid, nodev, noexec.
 
-use crate::mount_api::{
+use crate::child::rootfs::symlink_failure;
+use crate::sync::{Failure, Step};
+use crate::sys::mount::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_fd, clone_tree,
     new_filesystem, open_in_root_no_symlinks, set_attributes,
 };
-use crate::rootfs::symlink_failure;
-use crate::sync::{Failure, Step};
 use oci_spec::runtime::Spec;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

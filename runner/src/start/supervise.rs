@@ -30,7 +30,7 @@
 //! it reads a terminal on its stdin even while burrow is a background job,
 //! and a shell in it has no job control of its own.
 
-use crate::spawn::{Child, send_signal};
+use crate::start::spawn::{Child, send_signal};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg, raise, sigprocmask};

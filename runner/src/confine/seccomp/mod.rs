@@ -35,12 +35,16 @@
 //! at each leaf the result, or the argument tests that decide it. The unit
 //! tests compare it with the stack, built with seccompiler.
 
-use crate::bpf::{Assembler, Compare, Label, Target, sock_filter};
+pub mod bpf;
+pub mod profile;
+pub mod syscalls;
+
+use crate::confine::seccomp::bpf::{Assembler, Compare, Label, Target, sock_filter};
 use crate::sync::{Failure, Step};
-use crate::syscalls::{self, Lookup};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
+use syscalls::Lookup;
 
 mod precompiled;
 

@@ -10,8 +10,8 @@
 //! The default profile (`seccomp_default.json`) is in the same format and
 //! goes through the same code.
 
-use crate::capabilities;
-use crate::syscalls::{self, Lookup};
+use crate::confine::capabilities;
+use crate::confine::seccomp::syscalls::{self, Lookup};
 use caps::CapsHashSet;
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator,
@@ -20,7 +20,7 @@ use oci_spec::runtime::{
 use serde::Deserialize;
 
 /// burrow's default profile.
-pub const DEFAULT_PROFILE: &str = include_str!("seccomp_default.json");
+pub const DEFAULT_PROFILE: &str = include_str!("default.json");
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

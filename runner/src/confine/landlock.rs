@@ -10,8 +10,8 @@
 //! right of ABI 7 (the newest this was tested on), best effort below it;
 //! a kernel without Landlock is an error, never a silent no-op.
 
-use crate::mount_api::open_in_root;
 use crate::sync::{Failure, Step};
+use crate::sys::mount::open_in_root;
 use ::landlock::{
     ABI, Access, AccessFs, BitFlags, CompatLevel, Compatible, PathBeneath, Ruleset, RulesetAttr, RulesetCreatedAttr,
     RulesetStatus,

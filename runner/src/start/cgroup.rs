@@ -13,12 +13,12 @@
 //! policy (world-readable) first and skips the helper when no rule can name
 //! the caller: the helper would refuse, and checks everything itself anyway.
 
+use crate::cli::limits::limit_files;
 use crate::error::{Error, Result};
 use crate::files;
-use crate::helper_client::{self, Pending};
-use crate::idmap::Caller;
-use crate::resources::limit_files;
-use crate::spawn;
+use crate::start::helper_client::{self, Pending};
+use crate::start::idmap::Caller;
+use crate::start::spawn;
 use burrow_shared::{cgroup_policy, subid};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -376,15 +376,6 @@ impl Cgroup {
             }
         }
     }
-}
-
-/// In the child, before it changes its ids: moves itself into the v1 `leaf`
-/// by writing 0 to its `tasks`, which the caller owns. A thread moving
-/// itself is the one move cgroup v1 makes without its global threadgroup
-/// lock, whose write side waits an RCU grace period (5 to 10 ms here). The
-/// child has a single thread, so this moves the whole process.
-pub fn join(leaf: &Path) -> io::Result<()> {
-    std::fs::write(leaf.join("tasks"), "0")
 }
 
 fn remove_leaf(leaf: &Path) -> io::Result<()> {

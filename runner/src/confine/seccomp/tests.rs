@@ -3,8 +3,8 @@
 //! kernel combines filters, on the default profile and on random ones.
 
 use super::*;
-use crate::bpf;
-use crate::seccomp_profile::{self, Context};
+use crate::confine::seccomp::bpf;
+use crate::confine::seccomp::profile::{self, Context};
 use caps::Capability;
 use oci_spec::runtime::{LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSyscallBuilder};
 use seccompiler::{SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule};
@@ -219,16 +219,16 @@ pub(super) fn default_profile(capabilities: &[Capability]) -> LinuxSeccomp {
         capabilities: &caps,
         kernel: (6, 18),
     };
-    seccomp_profile::parse(seccomp_profile::DEFAULT_PROFILE, &context).unwrap()
+    profile::parse(profile::DEFAULT_PROFILE, &context).unwrap()
 }
 
 #[test]
 fn default_profile_means_what_its_filter_stack_means() {
     let mut random = Random(0x5eed);
-    let mut admin = crate::capabilities::DEFAULT.to_vec();
+    let mut admin = crate::confine::capabilities::DEFAULT.to_vec();
     admin.push(Capability::CAP_SYS_ADMIN);
     let all: Vec<Capability> = caps::all().into_iter().collect();
-    for capabilities in [crate::capabilities::DEFAULT, &admin, &all, &[]] {
+    for capabilities in [crate::confine::capabilities::DEFAULT, &admin, &all, &[]] {
         let seccomp = default_profile(capabilities);
         let (checked, length) = assert_same(&seccomp, &mut random, 40);
         assert!(checked > 30_000);
@@ -362,7 +362,7 @@ fn large_random_profiles_mean_what_their_filter_stacks_mean() {
 
 #[test]
 fn default_profile_denies_with_eperm_and_enosys_above_its_numbers() {
-    let seccomp = default_profile(crate::capabilities::DEFAULT);
+    let seccomp = default_profile(crate::confine::capabilities::DEFAULT);
     let program = compile(&seccomp).unwrap();
     let run = |arch, nr: i64, args| bpf::run(&program, &data(arch, nr as u32, args));
     let number = |name| match syscalls::lookup(name) {

@@ -3,11 +3,11 @@
 //! id maps; the child reads its root, mounts, hostname and process.
 //! What OCI cannot say is an annotation under `run.burrow.`.
 
+use crate::child::exec::DEFAULT_PATH;
 use crate::cli::RunArgs;
+use crate::cli::limits;
+use crate::cli::net::{self, Interface, NetMode};
 use crate::error::{Context, Error, Result};
-use crate::exec::DEFAULT_PATH;
-use crate::net::{self, Interface, NetMode};
-use crate::resources;
 use burrow_shared::ids::{IdKind, IdMapping};
 use oci_spec::runtime::{
     LinuxBuilder, LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
@@ -98,7 +98,7 @@ pub fn from_run_args(
 
     let process = ProcessBuilder::default()
         .args(command)
-        .env(environment(&crate::security::extra_env(args)?))
+        .env(environment(&crate::cli::confinement::extra_env(args)?))
         .cwd(&args.cwd)
         .user(UserBuilder::default().uid(0u32).gid(0u32).build().map_err(invalid)?)
         .build()
@@ -110,7 +110,7 @@ pub fn from_run_args(
         .map(|&typ| LinuxNamespaceBuilder::default().typ(typ).build().map_err(invalid))
         .collect::<Result<Vec<_>>>()?;
     let mut linux = LinuxBuilder::default();
-    if let Some(resources) = resources::from_args(&args.resources)? {
+    if let Some(resources) = limits::from_args(&args.resources)? {
         linux = linux.resources(resources);
     }
     if let Some(parent) = &args.resources.cgroup_parent {
@@ -140,7 +140,7 @@ pub fn from_run_args(
         .build()
         .map_err(invalid)
         // Capabilities, no_new_privs, rlimits, seccomp, masked paths (security.rs).
-        .and_then(|mut spec| crate::security::configure(&mut spec, &args.security).map(|()| spec))
+        .and_then(|mut spec| crate::cli::confinement::configure(&mut spec, &args.security).map(|()| spec))
 }
 
 /// The id map of one kind, back from the spec.

@@ -4,7 +4,7 @@
 //! addresses and default route over rtnetlink — no `ip` binary, since the
 //! rootfs may have none.
 
-use crate::net::Interface;
+use crate::cli::net::Interface;
 use crate::netlink::{CREATE, Netlink};
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};

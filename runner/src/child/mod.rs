@@ -35,15 +35,17 @@
 //!    seccomp come before the capabilities, which they need.
 //! 9. Send READY, exec. If exec fails, send FAILED(exec).
 
-use crate::cgroup;
+pub mod cgroup;
+pub mod exec;
+pub mod fds;
+pub mod masked_paths;
+pub mod network;
+pub mod rootfs;
+
+use crate::cli::net;
 use crate::confine;
-use crate::exec;
-use crate::fds;
+use crate::confine::seccomp::Program;
 use crate::files;
-use crate::net;
-use crate::network;
-use crate::rootfs;
-use crate::seccomp::Program;
 use crate::spec;
 use crate::sync::{Channel, Failure, Message, Step};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};

@@ -3,8 +3,9 @@
 //! capabilities, no_new_privs, rlimits, seccomp, masked paths and burrow
 //! annotations in `security.rs`.
 
-use crate::capabilities::CapArg;
-use crate::rlimits::Ulimit;
+use crate::child::fds;
+use crate::confine::capabilities::CapArg;
+use crate::confine::rlimits::Ulimit;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -80,6 +81,17 @@ impl SecurityOpt {
             )),
         }
     }
+}
+
+/// Checks (fds.rs step 2) that fds 3 to 3+count-1 are open.
+pub fn check_preserved(count: u32) -> Result<(), String> {
+    for fd in fds::FIRST..fds::FIRST + count {
+        // SAFETY: F_GETFD only reads the flags of `fd`.
+        if unsafe { libc::fcntl(fd as libc::c_int, libc::F_GETFD) } < 0 {
+            return Err(format!("bad --preserve-fds {count}: fd {fd} is not open"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

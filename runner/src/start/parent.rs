@@ -27,16 +27,16 @@
 //! until the helper no longer counts its veth pairs (pairs.rs): the kernel
 //! deletes them with the container's network namespace, in the background.
 
-use crate::cgroup::{self, Cgroup};
 use crate::child;
+use crate::cli::net;
 use crate::error::{Context, Error, Result};
-use crate::helper_client;
-use crate::idmap::{self, Caller};
-use crate::net;
-use crate::pairs;
-use crate::spawn::{self, Child};
 use crate::spec;
-use crate::supervise::{self, Signals};
+use crate::start::cgroup::{self, Cgroup};
+use crate::start::helper_client;
+use crate::start::idmap::{self, Caller};
+use crate::start::pairs;
+use crate::start::spawn::{self, Child};
+use crate::start::supervise::{self, Signals};
 use crate::sync::{Channel, Failure, Message, Step, WaitError};
 use burrow_shared::ids::IdKind;
 use nix::fcntl::OFlag;

@@ -20,13 +20,13 @@
 //! 6. pivot_root into the root and detach the old root: no host path stays
 //!    reachable.
 
-use crate::mount_api::{
+use crate::cli::net;
+use crate::spec;
+use crate::sync::{Failure, Step};
+use crate::sys::mount::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_tree, new_filesystem,
     open_in_root, open_in_root_no_symlinks, open_link_in_root, set_attributes,
 };
-use crate::net;
-use crate::spec;
-use crate::sync::{Failure, Step};
 use nix::fcntl::{OFlag, openat};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, mkdirat};
@@ -85,7 +85,7 @@ pub fn build(spec: &Spec) -> Result<(), Failure> {
     if let Some(text) = net::resolv_conf(spec.annotations().as_ref()) {
         mount_resolv_conf(root.as_fd(), &text)?;
     }
-    crate::masked_paths::apply(root.as_fd(), spec)?;
+    crate::child::masked_paths::apply(root.as_fd(), spec)?;
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
         set_attributes(root.as_fd(), MOUNT_ATTR_RDONLY, false).map_err(fail("making the root read-only"))?;
     }

@@ -1,0 +1,11 @@
+//! The host side of the start sequence (runner, as the calling user): the
+//! clone, the helper runs, the barriers with the child, supervision and
+//! cleanup. `parent` is the sequence; the others are its pieces.
+
+pub mod cgroup;
+pub mod helper_client;
+pub mod idmap;
+pub mod pairs;
+pub mod parent;
+pub mod spawn;
+pub mod supervise;
