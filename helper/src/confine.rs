@@ -35,7 +35,8 @@
 //!   0); no Landlock; `ioctl` NS_GET_NSTYPE, NS_GET_PARENT, NS_GET_OWNER_UID.
 //! - veth: CAP_NET_ADMIN; read USERNET_FILE; `ioctl` NS_GET_NSTYPE,
 //!   NS_GET_USERNS, NS_GET_OWNER_UID; `socket` AF_NETLINK, SOCK_RAW,
-//!   NETLINK_ROUTE; `sendto`, `recvfrom`, `flock`, `getrandom`.
+//!   NETLINK_ROUTE; `sendto`, `recvfrom`, `flock`, `getrandom`,
+//!   `clock_nanosleep` (the wait at the quota).
 //! - cgroup: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETUID; read files below /proc
 //!   and /sys/kernel/cgroup/delegate, and below each cgroup mount point make
 //!   and remove directories, read and write files; `mkdirat`, `unlinkat`
@@ -225,7 +226,8 @@ const COMMON: &[i64] = &[
     libc::SYS_capset, libc::SYS_sigaltstack, libc::SYS_munmap, libc::SYS_exit_group, libc::SYS_brk,
 ];
 #[rustfmt::skip]
-const VETH: &[i64] = &[libc::SYS_sendto, libc::SYS_recvfrom, libc::SYS_flock, libc::SYS_getrandom];
+const VETH: &[i64] =
+    &[libc::SYS_sendto, libc::SYS_recvfrom, libc::SYS_flock, libc::SYS_getrandom, libc::SYS_clock_nanosleep];
 /// Landlock comes late in cgroup (see the module doc): its calls only restrict.
 #[rustfmt::skip]
 const CGROUP: &[i64] = &[

@@ -45,6 +45,12 @@ pub const STATE_DIR: &str = match option_env!("BURROW_STATE_DIR") {
 
 /// Random names are tried this often when one already exists.
 const NAME_TRIES: u32 = 8;
+/// At the quota, the count is read again this often, this long apart: the
+/// pair of a container that has just ended counts until its namespace's last
+/// reference goes, some milliseconds after its last process (a socket closed
+/// in it is freed after an RCU grace period).
+const QUOTA_TRIES: u32 = 100;
+const QUOTA_POLL: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// The bridge as the kernel described it under the lock.
 struct Bridge {
@@ -70,11 +76,19 @@ pub fn run(request: &VethRequest, fd_open: bool, mut caller: Caller) -> Result<S
     let mut netlink = privilege::with_effective(&[CAP_NET_ADMIN], || {
         Netlink::open().map_err(|e| Error::os("veth: opening a netlink socket", e))
     })?;
-    let bridge = check(request, &caller, &groups, &rules, || {
+    let bridge = check(request, &caller, &groups, &rules, |allowance| {
         let bridge = find_bridge(&mut netlink, &request.bridge)?;
         // The lock serialises the caller's helpers from the count to the alias.
         sys::lock_exclusive(lock.as_fd()).map_err(|e| Error::os("veth: locking the caller's lock file", e))?;
-        Ok((count_veths(&mut netlink, &bridge, caller.uid)?, bridge))
+        let mut count = count_veths(&mut netlink, &bridge, caller.uid)?;
+        for _ in 0..QUOTA_TRIES {
+            if count < allowance {
+                break;
+            }
+            std::thread::sleep(QUOTA_POLL);
+            count = count_veths(&mut netlink, &bridge, caller.uid)?;
+        }
+        Ok((count, bridge))
     })?;
     // 4.
     let (host, peer) = apply(&mut netlink, &bridge, target, caller.uid)?;
@@ -122,14 +136,15 @@ fn verify_target(fd: RawFd, fd_open: bool, caller: &Caller) -> Result<BorrowedFd
 }
 
 /// The policy decision. The allowance comes first (deny-first: without one,
-/// `live` is never called and the bridge never looked up); `live` then looks
-/// the bridge up and counts the caller's live veths on it, under the lock.
+/// `live` is never called and the bridge never looked up); `live`, given the
+/// allowance, then looks the bridge up and counts the caller's live veths on
+/// it, under the lock.
 pub fn check<T>(
     request: &VethRequest,
     caller: &Caller,
     groups: &[String],
     rules: &[UsernetRule],
-    live: impl FnOnce() -> Result<(u32, T), Error>,
+    live: impl FnOnce(u32) -> Result<(u32, T), Error>,
 ) -> Result<T, Error> {
     let (user, bridge) = (caller.display_name(), request.bridge.clone());
     let allowance = usernet::allowance(rules, &caller.subid_owner(), caller.uid, groups, &bridge);
@@ -138,7 +153,7 @@ pub fn check<T>(
             "veth: {user} may not create veths on {bridge} (no entry in {USERNET_FILE})"
         )));
     }
-    let (count, found) = live()?;
+    let (count, found) = live(allowance)?;
     if count >= allowance {
         return Err(Error::refused(format!(
             "veth: {user} has {count} of {allowance} veths allowed on {bridge} by {USERNET_FILE}"
@@ -173,25 +188,18 @@ fn find_bridge(netlink: &mut Netlink, bridge: &str) -> Result<Bridge, Error> {
     let Some(found) = links.iter().find(|l| l.attributes.contains(&name(bridge))) else {
         return Err(no_bridge(bridge));
     };
-    let kind = LinkInfo::Kind(InfoKind::Bridge);
-    if !found
-        .attributes
+    let (attributes, kind) = (&found.attributes, LinkInfo::Kind(InfoKind::Bridge));
+    if !attributes
         .iter()
         .any(|a| matches!(a, LinkAttribute::LinkInfo(i) if i.contains(&kind)))
     {
         return Err(Error::refused(format!("veth: {bridge} is not a bridge")));
     }
-    match found
-        .attributes
-        .iter()
-        .find_map(|a| if let LinkAttribute::Mtu(m) = a { Some(*m) } else { None })
-    {
-        Some(mtu) => Ok(Bridge {
-            index: found.header.index,
-            mtu,
-        }),
-        None => Err(Error::os(format!("veth: looking up {bridge}"), "no MTU in the reply")),
-    }
+    let Some(&LinkAttribute::Mtu(mtu)) = attributes.iter().find(|a| matches!(a, LinkAttribute::Mtu(_))) else {
+        return Err(Error::os(format!("veth: looking up {bridge}"), "no MTU in the reply"));
+    };
+    let index = found.header.index;
+    Ok(Bridge { index, mtu })
 }
 
 /// Links whose master is the bridge and whose alias is the caller's, except
@@ -222,30 +230,24 @@ fn count_veths(netlink: &mut Netlink, bridge: &Bridge, uid: u32) -> Result<u32, 
     Err(Error::os(doing, "the list of links kept changing"))
 }
 
-/// Whether a host end's peer namespace still has a user. The host end shows
-/// the peer's namespace by its id here: none, the peer is here (the caller
-/// cannot move one into the helper's namespace: that needs CAP_NET_ADMIN
-/// over it); -1 (NETNSA_NSID_NOT_ASSIGNED), the kernel is tearing the
-/// namespace down. Between the last user's exit and that teardown, the
-/// kernel no longer resolves the id (RTM_GETNSID answers ENOENT): nothing
-/// can enter that namespace again, and the kernel deletes the pair without
-/// help.
+/// Whether a host end's peer namespace still has a reference. The host end
+/// names the peer's namespace by its id here; none: the peer is here (the
+/// caller cannot move one into the helper's namespace: that needs
+/// CAP_NET_ADMIN over it). The kernel resolves an id (RTM_GETNSID) only
+/// while its namespace has a reference, and answers ENOENT once it has none
+/// (the pair is then deleted without help, and nothing can enter the
+/// namespace again) and for -1, NETNSA_NSID_NOT_ASSIGNED, which it reports
+/// while it tears the namespace down.
 fn peer_netns_alive(netlink: &mut Netlink, attributes: &[LinkAttribute]) -> io::Result<bool> {
-    let id = attributes.iter().find_map(|a| match a {
-        LinkAttribute::LinkNetNsId(id) => Some(*id),
-        _ => None,
-    });
-    match id {
-        None => Ok(true),
-        Some(..0) => Ok(false),
-        Some(id) => {
-            let mut query = NsidMessage::default();
-            query.attributes.push(NsidAttribute::Id(id));
-            match netlink.request(GetNsId(query), 0) {
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
-                result => result.map(|_| true),
-            }
-        }
+    let Some(&LinkAttribute::LinkNetNsId(id)) = attributes.iter().find(|a| matches!(a, LinkAttribute::LinkNetNsId(_)))
+    else {
+        return Ok(true);
+    };
+    let mut query = NsidMessage::default();
+    query.attributes.push(NsidAttribute::Id(id));
+    match netlink.request(GetNsId(query), 0) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        result => result.map(|_| true),
     }
 }
 
@@ -330,7 +332,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let mut looked_up = false;
-        let live = || {
+        let live = |_| {
             looked_up = true;
             Ok((count, ()))
         };
@@ -394,7 +396,7 @@ mod tests {
         let rules = subid::read_lines(USERNET.as_bytes(), usernet::parse_line)
             .unwrap()
             .unwrap();
-        let live = || -> Result<(u32, ()), Error> { Err(Error::refused("veth: br0 is not a bridge")) };
+        let live = |_| -> Result<(u32, ()), Error> { Err(Error::refused("veth: br0 is not a bridge")) };
         let e = check(&request, &alice(), &[], &rules, live).unwrap_err();
         assert_eq!((e.to_string(), e.exit_code()), ("veth: br0 is not a bridge".into(), 77));
     }

@@ -1,6 +1,5 @@
 //! A small synchronous rtnetlink client (runner: used by the child, root in
-//! the container's network namespace, and by the host side, unprivileged,
-//! to look at the host ends of its veth pairs). Every
+//! the container's network namespace). Every
 //! request asks for an ACK and every reply is checked; a dump is read to
 //! NLMSG_DONE. Replies come from the kernel, but are parsed defensively.
 
@@ -37,17 +36,6 @@ impl Netlink {
     pub fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
         self.send(message, NLM_F_REQUEST | NLM_F_ACK | flags)?;
         self.receive(|_| Ok(()))
-    }
-
-    /// Sends one request and returns its replies, up to its ACK.
-    pub fn query(&mut self, message: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
-        self.send(message, NLM_F_REQUEST | NLM_F_ACK)?;
-        let mut replies = Vec::new();
-        self.receive(|message| {
-            replies.push(message);
-            Ok(())
-        })?;
-        Ok(replies)
     }
 
     /// Every link in the namespace.

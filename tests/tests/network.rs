@@ -13,7 +13,7 @@
 //! its exit code and exact stderr line, and by the links of the test
 //! namespace and of the target's namespace being what they were before (for
 //! burrow's refusals, once the kernel has deleted the veth pairs of the
-//! container's namespace: burrow waits only until they no longer count). Each negative
+//! container's namespace: burrow does not wait for that). Each negative
 //! scenario's comment names the check it guards.
 
 use burrow_shared::exit;
@@ -174,7 +174,7 @@ fn ensure_refusal(net: &TestNet, holder: Option<&Holder>, cmd: Command, code: i3
 
 /// Waits (up to NETNS_GONE_LIMIT) until the test namespace's links are
 /// `before` again: burrow does not wait for its containers' veth pairs to
-/// go (only until the helper no longer counts them); the kernel deletes each
+/// go; the kernel deletes each
 /// when the container's network namespace has ended, shortly after burrow
 /// returns.
 fn ensure_links_return(net: &TestNet, before: &BTreeSet<String>, what: &str) -> Result<(), Failed> {
@@ -963,7 +963,7 @@ fn network_dns_writes_resolv_conf(f: &Fixture) -> Result<(), Failed> {
 }
 
 /// Guards the end of a container's veth pair (the kernel deletes it with
-/// the container's network namespace; burrow waits only until it no longer counts) and
+/// the container's network namespace; burrow does not wait for that) and
 /// the live count (helper veth.rs `count_veths`): with an allowance of 2 on
 /// brseq, three containers in a row all get their eth0, and each one's
 /// host end goes soon after burrow returns.
@@ -1003,10 +1003,11 @@ fn start_together(net: &TestNet, bridge: &str, count: usize, args: &[&str]) -> R
 }
 
 /// Guards the live count's treatment of exited containers (helper veth.rs
-/// `peer_netns_alive`: a pair whose namespace has no user left is not
+/// `run`: at the quota the count is read again a while, and
+/// `peer_netns_alive`: a pair whose namespace has no reference left is not
 /// counted, though the kernel deletes it only later): with an allowance of
 /// 2, two containers exit together and two start at once, round after
-/// round, and no start is ever refused.
+/// round, and no start is ever refused (without the wait, round 13 was).
 fn network_quota_exits_then_starts_in_pairs(f: &Fixture) -> Result<(), Failed> {
     let net = TestNet::new(f, &["brpairs"])?;
     for round in 1..=QUOTA_ROUNDS {

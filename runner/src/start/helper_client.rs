@@ -63,8 +63,8 @@ pub fn spawn_idmap(proc_dir: BorrowedFd, uid: &[IdMapping], gid: &[IdMapping]) -
 }
 
 /// Starts the helper creating a veth pair on `bridge`, its peer in the
-/// network namespace `netns`; `veth_names` reads the pair's names from its
-/// reply.
+/// network namespace `netns`; `veth_peer` reads the peer's name there from
+/// its reply.
 pub fn spawn_veth(netns: BorrowedFd, bridge: &str) -> Result<Pending> {
     let request = VethRequest {
         netns_fd: TARGET_FD,
@@ -73,16 +73,12 @@ pub fn spawn_veth(netns: BorrowedFd, bridge: &str) -> Result<Pending> {
     spawn("veth", &request.to_args(), netns)
 }
 
-/// (host end, peer) from `ok veth host=H peer=P bridge=B`.
-pub fn veth_names(line: &str) -> Result<(String, String)> {
-    let field = |key| line.split_whitespace().find_map(|field| field.strip_prefix(key));
-    match (field("host="), field("peer=")) {
-        (Some(host), Some(peer)) => Ok((host.to_owned(), peer.to_owned())),
-        _ => Err(Error::Helper {
-            operation: "veth",
-            message: format!("unexpected reply {line:?}"),
-        }),
-    }
+pub fn veth_peer(line: &str) -> Result<String> {
+    let peer = line.split_whitespace().find_map(|field| field.strip_prefix("peer="));
+    peer.map(str::to_owned).ok_or_else(|| Error::Helper {
+        operation: "veth",
+        message: format!("unexpected reply {line:?}"),
+    })
 }
 
 /// Starts the helper delegating a cgroup to the caller in each hierarchy

@@ -5,7 +5,6 @@
 pub mod cgroup;
 pub mod helper_client;
 pub mod idmap;
-pub mod pairs;
 pub mod parent;
 pub mod spawn;
 pub mod supervise;

@@ -23,9 +23,11 @@
 //! 7. Supervise it; its status is burrow's.
 //!
 //! If anything fails after the clone, the child is killed and reaped. Either
-//! way its cgroup leaves are removed before burrow exits, and burrow waits
-//! until the helper no longer counts its veth pairs (pairs.rs): the kernel
-//! deletes them with the container's network namespace, in the background.
+//! way its cgroup leaves are removed before burrow exits. Its veths are not
+//! waited for: the kernel deletes a pair when the container's network
+//! namespace ends, in the background, and the helper no longer counts a
+//! pair whose namespace has no reference left (and, at the quota, waits a
+//! moment for one that has just ended).
 
 use crate::child;
 use crate::cli::net;
@@ -34,7 +36,6 @@ use crate::spec;
 use crate::start::cgroup::{self, Cgroup};
 use crate::start::helper_client;
 use crate::start::idmap::{self, Caller};
-use crate::start::pairs;
 use crate::start::spawn::{self, Child};
 use crate::start::supervise::{self, Signals};
 use crate::sync::{Channel, Failure, Message, Step, WaitError};
@@ -46,18 +47,16 @@ use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
-    let (mut cgroup, mut hosts) = (None, Vec::new());
-    let result = run_with(spec, caller, &mut cgroup, &mut hosts);
+    let mut cgroup = None;
+    let result = run_with(spec, caller, &mut cgroup);
     if let Some(cgroup) = cgroup {
         cgroup.remove();
     }
-    pairs::wait_released(&hosts);
     result
 }
 
-/// Steps 1 to 7; the container's cgroup, once made, is recorded in `cgroup`,
-/// and the host ends of its veth pairs in `hosts`.
-fn run_with(spec: &Spec, caller: &Caller, cgroup: &mut Option<Cgroup>, hosts: &mut Vec<String>) -> Result<i32> {
+/// Steps 1 to 7; the container's cgroup, once made, is recorded in `cgroup`.
+fn run_with(spec: &Spec, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result<i32> {
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "creating the netpipe".to_owned())?;
@@ -75,15 +74,7 @@ fn run_with(spec: &Spec, caller: &Caller, cgroup: &mut Option<Cgroup>, hosts: &m
     drop((child_end, netpipe_read));
     let placed = own_leaf.is_some();
     drop(own_leaf);
-    match start(
-        spec,
-        caller,
-        &child,
-        &parent_end,
-        netpipe_write,
-        (cgroup, placed),
-        hosts,
-    ) {
+    match start(spec, caller, &child, &parent_end, netpipe_write, (cgroup, placed)) {
         Ok(()) => {
             drop(parent_end);
             supervise::wait(&child, &signals).context(|| "supervising the container".to_owned())
@@ -122,7 +113,6 @@ fn start(
     channel: &Channel,
     netpipe: OwnedFd,
     (cgroup_made, placed): (&mut Option<Cgroup>, bool),
-    hosts: &mut Vec<String>,
 ) -> Result<()> {
     let proc_dir = nix::fcntl::open(
         format!("/proc/{}", child.pid).as_str(),
@@ -162,21 +152,20 @@ fn start(
     };
     let setgroups_allowed = maps.and_then(|maps| maps.finish(proc_dir.as_fd()));
     let placed = placing.finish(child.pid, resources, cgroup_parent.as_deref(), cgroup_made);
-    let pairs: Vec<Result<(String, String)>> = veths
+    let peers: Vec<Result<String>> = veths
         .into_iter()
         .map(|pending| {
             pending
                 .and_then(|p| p.wait())
-                .and_then(|line| helper_client::veth_names(&line))
+                .and_then(|line| helper_client::veth_peer(&line))
         })
         .collect();
-    hosts.extend(pairs.iter().flatten().map(|(host, _)| host.clone()));
     unshared?;
     let setgroups_allowed = setgroups_allowed?;
     placed?;
     let mut names = String::new();
-    for pair in pairs {
-        names.push_str(&pair?.1);
+    for peer in peers {
+        names.push_str(&peer?);
         names.push('\n');
     }
     std::fs::File::from(netpipe)
