@@ -40,15 +40,34 @@ fn trials(suite: &Suite, make: impl Fn(&'static str, Scenario) -> Trial) -> Vec<
         .collect()
 }
 
+thread_local! {
+    /// Why the scenario running on this thread could check nothing here.
+    static SKIPPED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ends a scenario that cannot check anything on this host (`return
+/// harness::skip(…)`): it is reported as ignored, with `reason`, never as
+/// passed; with CI set it fails instead, since CI must run every scenario.
+pub fn skip(reason: impl std::fmt::Display) -> Result<(), Failed> {
+    if in_ci() {
+        return Err(format!("cannot run on this host: {reason} (CI is set: not skipping)").into());
+    }
+    SKIPPED.with(|skipped| *skipped.borrow_mut() = Some(reason.to_string()));
+    Ok(())
+}
+
 /// Runs one scenario, then checks that it left no process behind.
-fn run_scenario(fixture: &Fixture, scenario: Scenario) -> Result<(), Failed> {
+fn run_scenario(fixture: &Fixture, scenario: Scenario) -> Result<Completion, Failed> {
     let result = scenario(fixture);
     let orphans = process::reap_orphans();
     result?;
     if !orphans.is_empty() {
         return Err(format!("left behind (reparented to the test binary): {}", orphans.join(", ")).into());
     }
-    Ok(())
+    Ok(match SKIPPED.with(|skipped| skipped.borrow_mut().take()) {
+        Some(reason) => Completion::ignored_with(reason),
+        None => Completion::Completed,
+    })
 }
 
 pub fn main(suite: Suite) -> ExitCode {
@@ -108,7 +127,7 @@ fn run_suite(suite: Suite, cgroup: bool) -> ExitCode {
 
     let run = |name: &'static str, scenario: Scenario| {
         let fixture = Arc::clone(&fixture);
-        Trial::test(name, move || run_scenario(&fixture, scenario))
+        Trial::ignorable_test(name, move || run_scenario(&fixture, scenario))
     };
     let conclusion = libtest_mimic::run(&args, trials(&suite, run));
 

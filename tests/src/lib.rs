@@ -20,7 +20,9 @@
 //! `--test network` / `--test cgroup` / `--test attacks`, with the usual
 //! filters (`-- helper_refuses --exact ...`, `--test-threads N`; the
 //! default is 4). Not root: the integration tests are reported as
-//! ignored, or fail when CI is set. Each test binary
+//! ignored, or fail when CI is set. A scenario that can check nothing on a
+//! host (no cgroup2 hierarchy, say) ends with `harness::skip(reason)`:
+//! ignored with its reason, never passed, and a failure when CI is set. Each test binary
 //! builds fresh release binaries into target/integration and
 //! target/integration-probe, creates the user `burrowt<pid>` and a directory
 //! /tmp/burrow-tests-XXXXXX, and removes both at the end; the network tests
