@@ -46,6 +46,15 @@ pub mod user;
 
 pub use libtest_mimic::Failed;
 
+/// The table of a test binary's scenarios, each named by its function:
+/// `scenarios![helper_refuses_argc_0, ...]`.
+#[macro_export]
+macro_rules! scenarios {
+    ($($scenario:ident),* $(,)?) => {
+        &[$((stringify!($scenario), $scenario as $crate::harness::Scenario)),*]
+    };
+}
+
 /// Fails the scenario with a formatted message unless `cond` holds.
 #[macro_export]
 macro_rules! ensure {

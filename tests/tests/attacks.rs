@@ -51,43 +51,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("attack_environment_changes_nothing", attack_environment_changes_nothing),
-    ("attack_argv_edge_cases", attack_argv_edge_cases),
-    ("attack_thousand_inherited_fds", attack_thousand_inherited_fds),
-    ("attack_hostile_rlimits", attack_hostile_rlimits),
-    ("attack_signal_storms", attack_signal_storms),
-    ("attack_cannot_trace_or_read_helper", attack_cannot_trace_or_read_helper),
-    (
-        "attack_fails_closed_when_not_privileged",
-        attack_fails_closed_when_not_privileged,
-    ),
-    (
-        "attack_cve_2016_8659_helper_not_dumpable",
-        attack_cve_2016_8659_helper_not_dumpable,
-    ),
-    ("attack_cve_2018_6556_fd_never_read", attack_cve_2018_6556_fd_never_read),
-    (
-        "attack_cve_2018_7169_setgroups_denied",
-        attack_cve_2018_7169_setgroups_denied,
-    ),
-    (
-        "attack_cve_2021_4034_argc_0_env_as_argv",
-        attack_cve_2021_4034_argc_0_env_as_argv,
-    ),
-    (
-        "attack_cve_2022_31214_setuid_process_as_target",
-        attack_cve_2022_31214_setuid_process_as_target,
-    ),
-    (
-        "attack_cve_2022_47952_no_existence_oracle",
-        attack_cve_2022_47952_no_existence_oracle,
-    ),
-    ("attack_cve_2024_21626_no_fd_leaks", attack_cve_2024_21626_no_fd_leaks),
-    (
-        "attack_foreign_procfs_names_another_process",
-        attack_foreign_procfs_names_another_process,
-    ),
+const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
+    attack_environment_changes_nothing,
+    attack_argv_edge_cases,
+    attack_thousand_inherited_fds,
+    attack_hostile_rlimits,
+    attack_signal_storms,
+    attack_cannot_trace_or_read_helper,
+    attack_fails_closed_when_not_privileged,
+    attack_cve_2016_8659_helper_not_dumpable,
+    attack_cve_2018_6556_fd_never_read,
+    attack_cve_2018_7169_setgroups_denied,
+    attack_cve_2021_4034_argc_0_env_as_argv,
+    attack_cve_2022_31214_setuid_process_as_target,
+    attack_cve_2022_47952_no_existence_oracle,
+    attack_cve_2024_21626_no_fd_leaks,
+    attack_foreign_procfs_names_another_process,
 ];
 
 fn main() -> ExitCode {

@@ -42,54 +42,33 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    (
-        "cgroup_refuses_without_policy_entry",
-        cgroup_refuses_without_policy_entry,
-    ),
-    (
-        "cgroup_rule_by_group_or_uid_without_limits",
-        cgroup_rule_by_group_or_uid_without_limits,
-    ),
-    ("cgroup_refuses_other_users_target", cgroup_refuses_other_users_target),
-    ("cgroup_refuses_exited_target", cgroup_refuses_exited_target),
-    ("cgroup_refuses_non_procfs_fd", cgroup_refuses_non_procfs_fd),
-    (
-        "cgroup_refuses_target_in_another_cgroup",
-        cgroup_refuses_target_in_another_cgroup,
-    ),
-    ("cgroup_refuses_bad_name", cgroup_refuses_bad_name),
-    ("cgroup_refuses_writable_policy", cgroup_refuses_writable_policy),
-    ("cgroup_refuses_malformed_policy", cgroup_refuses_malformed_policy),
-    ("cgroup_rolls_back_on_existing_leaf", cgroup_rolls_back_on_existing_leaf),
-    ("cgroup_delegates_v1_and_v2", cgroup_delegates_v1_and_v2),
-    ("cgroup_delegates_in_cgroup2_alone", cgroup_delegates_in_cgroup2_alone),
-    ("cgroup_never_touches_release_agent", cgroup_never_touches_release_agent),
-    ("cgroup_user_cannot_raise_ceiling", cgroup_user_cannot_raise_ceiling),
-    (
-        "cgroup_user_cannot_move_container_out",
-        cgroup_user_cannot_move_container_out,
-    ),
-    ("cgroup_ceiling_binds_the_container", cgroup_ceiling_binds_the_container),
-    ("cgroup_pids_limit", cgroup_pids_limit),
-    ("cgroup_memory_limit_oom", cgroup_memory_limit_oom),
-    ("cgroup_limits_written_exactly", cgroup_limits_written_exactly),
-    ("cgroup_namespace_shows_root", cgroup_namespace_shows_root),
-    ("cgroup_leaf_removed_after_exit", cgroup_leaf_removed_after_exit),
-    (
-        "cgroup_leaf_swept_after_runner_killed",
-        cgroup_leaf_swept_after_runner_killed,
-    ),
-    ("cgroup_parent_groups_containers", cgroup_parent_groups_containers),
-    (
-        "cgroup_uses_subtree_the_caller_owns",
-        cgroup_uses_subtree_the_caller_owns,
-    ),
-    (
-        "cgroup_failed_start_leaves_no_cgroup",
-        cgroup_failed_start_leaves_no_cgroup,
-    ),
-    ("cgroup_concurrent_starts", cgroup_concurrent_starts),
+const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
+    cgroup_refuses_without_policy_entry,
+    cgroup_rule_by_group_or_uid_without_limits,
+    cgroup_refuses_other_users_target,
+    cgroup_refuses_exited_target,
+    cgroup_refuses_non_procfs_fd,
+    cgroup_refuses_target_in_another_cgroup,
+    cgroup_refuses_bad_name,
+    cgroup_refuses_writable_policy,
+    cgroup_refuses_malformed_policy,
+    cgroup_rolls_back_on_existing_leaf,
+    cgroup_delegates_v1_and_v2,
+    cgroup_delegates_in_cgroup2_alone,
+    cgroup_never_touches_release_agent,
+    cgroup_user_cannot_raise_ceiling,
+    cgroup_user_cannot_move_container_out,
+    cgroup_ceiling_binds_the_container,
+    cgroup_pids_limit,
+    cgroup_memory_limit_oom,
+    cgroup_limits_written_exactly,
+    cgroup_namespace_shows_root,
+    cgroup_leaf_removed_after_exit,
+    cgroup_leaf_swept_after_runner_killed,
+    cgroup_parent_groups_containers,
+    cgroup_uses_subtree_the_caller_owns,
+    cgroup_failed_start_leaves_no_cgroup,
+    cgroup_concurrent_starts,
 ];
 
 fn main() -> ExitCode {

@@ -24,13 +24,8 @@ use std::process::{ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("helper_version_reports_landlock", helper_version_reports_landlock),
-    (
-        "veth_helper_is_confined_while_it_works",
-        veth_helper_is_confined_while_it_works,
-    ),
-];
+const SCENARIOS: &[(&str, Scenario)] =
+    burrow_tests::scenarios![helper_version_reports_landlock, veth_helper_is_confined_while_it_works,];
 
 /// How long the helper may take to reach the lock.
 const LOCK_WAIT_LIMIT: Duration = Duration::from_secs(20);

@@ -24,59 +24,35 @@ use std::process::{Command, ExitCode, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("container_runs_as_root_inside", container_runs_as_root_inside),
-    (
-        "container_maps_own_id_and_subordinate_range",
-        container_maps_own_id_and_subordinate_range,
-    ),
-    ("container_custom_maps", container_custom_maps),
-    ("container_for_caller_without_names", container_for_caller_without_names),
-    ("container_command_is_pid_1", container_command_is_pid_1),
-    (
-        "container_sees_only_its_own_processes",
-        container_sees_only_its_own_processes,
-    ),
-    ("container_hostname", container_hostname),
-    ("container_root_is_the_rootfs", container_root_is_the_rootfs),
-    ("container_network_has_only_lo", container_network_has_only_lo),
-    (
-        "container_has_minimal_dev_and_read_only_sys",
-        container_has_minimal_dev_and_read_only_sys,
-    ),
-    ("container_bind_mount_maps_owner", container_bind_mount_maps_owner),
-    (
-        "container_bind_read_only_refuses_writes",
-        container_bind_read_only_refuses_writes,
-    ),
-    ("container_read_only_rootfs", container_read_only_rootfs),
-    ("container_tmpfs_is_writable", container_tmpfs_is_writable),
-    ("container_default_rootfs", container_default_rootfs),
-    (
-        "container_environment_is_exactly_documented",
-        container_environment_is_exactly_documented,
-    ),
-    ("container_cwd", container_cwd),
-    ("container_exit_statuses", container_exit_statuses),
-    ("container_forwards_signals", container_forwards_signals),
-    ("container_signals_stay_inside", container_signals_stay_inside),
-    (
-        "container_gets_the_terminals_interrupt",
-        container_gets_the_terminals_interrupt,
-    ),
-    (
-        "container_stops_and_continues_as_a_job",
-        container_stops_and_continues_as_a_job,
-    ),
-    ("container_pipes_stdin", container_pipes_stdin),
-    ("container_inherits_only_stdio", container_inherits_only_stdio),
-    ("container_setup_errors", container_setup_errors),
-    (
-        "container_refuses_symlinked_mount_points",
-        container_refuses_symlinked_mount_points,
-    ),
-    ("container_reports_helper_refusal", container_reports_helper_refusal),
-    ("container_without_subordinate_ids", container_without_subordinate_ids),
+const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
+    container_runs_as_root_inside,
+    container_maps_own_id_and_subordinate_range,
+    container_custom_maps,
+    container_for_caller_without_names,
+    container_command_is_pid_1,
+    container_sees_only_its_own_processes,
+    container_hostname,
+    container_root_is_the_rootfs,
+    container_network_has_only_lo,
+    container_has_minimal_dev_and_read_only_sys,
+    container_bind_mount_maps_owner,
+    container_bind_read_only_refuses_writes,
+    container_read_only_rootfs,
+    container_tmpfs_is_writable,
+    container_default_rootfs,
+    container_environment_is_exactly_documented,
+    container_cwd,
+    container_exit_statuses,
+    container_forwards_signals,
+    container_signals_stay_inside,
+    container_gets_the_terminals_interrupt,
+    container_stops_and_continues_as_a_job,
+    container_pipes_stdin,
+    container_inherits_only_stdio,
+    container_setup_errors,
+    container_refuses_symlinked_mount_points,
+    container_reports_helper_refusal,
+    container_without_subordinate_ids,
 ];
 
 fn main() -> ExitCode {

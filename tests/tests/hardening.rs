@@ -21,73 +21,31 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("hardening_capability_sets", hardening_capability_sets),
-    (
-        "hardening_non_root_user_has_no_capabilities",
-        hardening_non_root_user_has_no_capabilities,
-    ),
-    (
-        "hardening_ping_sockets_without_net_raw",
-        hardening_ping_sockets_without_net_raw,
-    ),
-    ("hardening_seccomp_default_denies", hardening_seccomp_default_denies),
-    ("hardening_seccomp_tiocsti", hardening_seccomp_tiocsti),
-    ("hardening_seccomp_vsock", hardening_seccomp_vsock),
-    (
-        "hardening_seccomp_cap_sys_admin_allows_namespaces",
-        hardening_seccomp_cap_sys_admin_allows_namespaces,
-    ),
-    (
-        "hardening_seccomp_custom_profile_argument_condition",
-        hardening_seccomp_custom_profile_argument_condition,
-    ),
-    ("hardening_seccomp_kill_is_reported", hardening_seccomp_kill_is_reported),
-    (
-        "hardening_seccomp_32_bit_entry_is_killed",
-        hardening_seccomp_32_bit_entry_is_killed,
-    ),
-    (
-        "hardening_default_filter_runs_shells_and_programs",
-        hardening_default_filter_runs_shells_and_programs,
-    ),
-    (
-        "hardening_no_new_privs_stops_setuid",
-        hardening_no_new_privs_stops_setuid,
-    ),
-    ("hardening_masked_paths", hardening_masked_paths),
-    ("hardening_read_only_paths", hardening_read_only_paths),
-    (
-        "hardening_landlock_confines_leaked_fds",
-        hardening_landlock_confines_leaked_fds,
-    ),
-    (
-        "hardening_landlock_binds_keep_their_mode",
-        hardening_landlock_binds_keep_their_mode,
-    ),
-    (
-        "hardening_landlock_survives_new_mount_namespace",
-        hardening_landlock_survives_new_mount_namespace,
-    ),
-    (
-        "hardening_landlock_missing_is_an_error",
-        hardening_landlock_missing_is_an_error,
-    ),
-    (
-        "hardening_only_stdio_and_preserved_fds",
-        hardening_only_stdio_and_preserved_fds,
-    ),
-    ("hardening_cwd_and_exe_inside", hardening_cwd_and_exe_inside),
-    (
-        "hardening_environment_with_env_file",
-        hardening_environment_with_env_file,
-    ),
-    ("hardening_rlimits", hardening_rlimits),
-    ("hardening_bad_input_starts_nothing", hardening_bad_input_starts_nothing),
-    (
-        "hardening_oversized_option_files_start_nothing",
-        hardening_oversized_option_files_start_nothing,
-    ),
+const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
+    hardening_capability_sets,
+    hardening_non_root_user_has_no_capabilities,
+    hardening_ping_sockets_without_net_raw,
+    hardening_seccomp_default_denies,
+    hardening_seccomp_tiocsti,
+    hardening_seccomp_vsock,
+    hardening_seccomp_cap_sys_admin_allows_namespaces,
+    hardening_seccomp_custom_profile_argument_condition,
+    hardening_seccomp_kill_is_reported,
+    hardening_seccomp_32_bit_entry_is_killed,
+    hardening_default_filter_runs_shells_and_programs,
+    hardening_no_new_privs_stops_setuid,
+    hardening_masked_paths,
+    hardening_read_only_paths,
+    hardening_landlock_confines_leaked_fds,
+    hardening_landlock_binds_keep_their_mode,
+    hardening_landlock_survives_new_mount_namespace,
+    hardening_landlock_missing_is_an_error,
+    hardening_only_stdio_and_preserved_fds,
+    hardening_cwd_and_exe_inside,
+    hardening_environment_with_env_file,
+    hardening_rlimits,
+    hardening_bad_input_starts_nothing,
+    hardening_oversized_option_files_start_nothing,
 ];
 
 fn main() -> ExitCode {

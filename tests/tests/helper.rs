@@ -26,52 +26,31 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-const SCENARIOS: &[(&str, Scenario)] = &[
-    ("helper_maps_subordinate_ranges", helper_maps_subordinate_ranges),
-    (
-        "helper_refuses_range_outside_subuid",
-        helper_refuses_range_outside_subuid,
-    ),
-    ("helper_refuses_overlap", helper_refuses_overlap),
-    ("helper_refuses_overflow", helper_refuses_overflow),
-    ("helper_refuses_341_lines", helper_refuses_341_lines),
-    ("helper_refuses_count_zero", helper_refuses_count_zero),
-    ("helper_refuses_host_id_0", helper_refuses_host_id_0),
-    ("helper_refuses_other_users_target", helper_refuses_other_users_target),
-    (
-        "helper_refuses_initial_userns_target",
-        helper_refuses_initial_userns_target,
-    ),
-    (
-        "helper_refuses_nested_userns_target",
-        helper_refuses_nested_userns_target,
-    ),
-    (
-        "helper_refuses_userns_owned_by_another",
-        helper_refuses_userns_owned_by_another,
-    ),
-    (
-        "helper_refuses_already_mapped_target",
-        helper_refuses_already_mapped_target,
-    ),
-    ("helper_refuses_exited_target", helper_refuses_exited_target),
-    ("helper_refuses_non_procfs_fd", helper_refuses_non_procfs_fd),
-    ("helper_refuses_unopened_fd", helper_refuses_unopened_fd),
-    ("helper_refuses_argc_0", helper_refuses_argc_0),
-    ("helper_survives_closed_stdio", helper_survives_closed_stdio),
-    ("helper_ignores_hostile_environment", helper_ignores_hostile_environment),
-    ("helper_refuses_not_privileged", helper_refuses_not_privileged),
-    (
-        "helper_handles_caller_without_names",
-        helper_handles_caller_without_names,
-    ),
-    ("helper_usage_errors", helper_usage_errors),
-    ("helper_reads_big_subid_files", helper_reads_big_subid_files),
-    ("helper_refuses_overlong_subid_line", helper_refuses_overlong_subid_line),
-    (
-        "runner_default_map_from_big_subid_files",
-        runner_default_map_from_big_subid_files,
-    ),
+const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
+    helper_maps_subordinate_ranges,
+    helper_refuses_range_outside_subuid,
+    helper_refuses_overlap,
+    helper_refuses_overflow,
+    helper_refuses_341_lines,
+    helper_refuses_count_zero,
+    helper_refuses_host_id_0,
+    helper_refuses_other_users_target,
+    helper_refuses_initial_userns_target,
+    helper_refuses_nested_userns_target,
+    helper_refuses_userns_owned_by_another,
+    helper_refuses_already_mapped_target,
+    helper_refuses_exited_target,
+    helper_refuses_non_procfs_fd,
+    helper_refuses_unopened_fd,
+    helper_refuses_argc_0,
+    helper_survives_closed_stdio,
+    helper_ignores_hostile_environment,
+    helper_refuses_not_privileged,
+    helper_handles_caller_without_names,
+    helper_usage_errors,
+    helper_reads_big_subid_files,
+    helper_refuses_overlong_subid_line,
+    runner_default_map_from_big_subid_files,
 ];
 
 fn main() -> ExitCode {
