@@ -65,6 +65,16 @@ macro_rules! ensure {
     };
 }
 
+/// Exit 0, exactly `stdout`, nothing on stderr; `what` names the run.
+pub fn ensure_ran(out: &process::Output, stdout: &str, what: &str) -> Result<(), Failed> {
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (0, stdout, ""),
+        "{what}: exit code, stdout and stderr"
+    );
+    Ok(())
+}
+
 /// Fails the scenario unless `left == right`, showing both and a context.
 #[macro_export]
 macro_rules! ensure_eq {

@@ -433,6 +433,12 @@ impl Drop for Spawned {
     }
 }
 
+/// Runs `cmd` to completion (`run` without input); a command that cannot
+/// be started at all fails the scenario's thread, with the command named.
+pub fn run_to_end(mut cmd: Command) -> Output {
+    run(&mut cmd, None).unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
 /// Runs `cmd` to completion (stdin as configured on it unless `input` is
 /// given, then piped), capturing stdout and stderr.
 pub fn run(cmd: &mut Command, input: Option<&[u8]>) -> io::Result<Output> {

@@ -35,6 +35,7 @@ use burrow_tests::cgroups::{self, cgroup2_only_view};
 use burrow_tests::fixture::{Fixture, USER_PATH};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::{BRIDGE, Holder, TestNet, USERNET_FILE};
+use burrow_tests::process::run_to_end as run;
 use burrow_tests::process::{self, Output};
 use burrow_tests::target::{Target, open_proc_dir};
 use burrow_tests::user::SUBUID_FILE;
@@ -152,10 +153,6 @@ fn helper_command<S: AsRef<OsStr>>(f: &Fixture, fd: Option<&File>, args: &[S]) -
         process::pass_fd(&mut cmd, fd.as_raw_fd(), 3);
     }
     cmd
-}
-
-fn run(mut cmd: Command) -> Output {
-    process::run(&mut cmd, None).expect("run a command")
 }
 
 fn ensure_output(out: &Output, code: i32, stdout: &str, stderr: &str, what: &str) -> Result<(), Failed> {

@@ -28,6 +28,7 @@ use burrow_tests::cgroups::{
 use burrow_tests::fixture::{Fixture, kill_processes_of};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::POLICY_DIR;
+use burrow_tests::process::run_to_end as run;
 use burrow_tests::process::{self, Output, Spawned};
 use burrow_tests::target::Target;
 use burrow_tests::user::TestUser;
@@ -149,10 +150,6 @@ fn read(path: &Path) -> Result<String, Failed> {
 
 // ---------------------------------------------------------------------------
 // Processes
-
-fn run(mut cmd: Command) -> Output {
-    process::run(&mut cmd, None).expect("run a command")
-}
 
 /// Exit `code`, exactly `line` on stderr, nothing on stdout.
 fn ensure_refused(out: &Output, code: i32, line: &str) -> Result<(), Failed> {

@@ -8,8 +8,10 @@
 
 use burrow_shared::ids::{IdMapping, parse_map_file};
 use burrow_shared::subid;
+use burrow_tests::ensure_ran;
 use burrow_tests::fixture::{Fixture, kill_processes_of};
 use burrow_tests::harness::{self, Scenario, Suite};
+use burrow_tests::process::run_to_end as run;
 use burrow_tests::process::{self, Output};
 use burrow_tests::user::{SUBUID_FILE, TestUser, read_subid_file, unnamed_id};
 use burrow_tests::{Failed, ensure, ensure_eq};
@@ -70,10 +72,6 @@ fn text(path: &Path) -> &str {
     path.to_str().expect("fixture paths are UTF-8")
 }
 
-fn run(mut cmd: Command) -> Output {
-    process::run(&mut cmd, None).expect("run burrow")
-}
-
 /// `burrow run --rootfs ROOT ARGS...` as the test user.
 fn in_rootfs(f: &Fixture, root: &Path, args: &[&str]) -> Output {
     let mut all = vec!["--rootfs", text(root)];
@@ -84,16 +82,6 @@ fn in_rootfs(f: &Fixture, root: &Path, args: &[&str]) -> Output {
 /// `burrow run --rootfs T/rootfs ARGS...` as the test user.
 fn burrow(f: &Fixture, args: &[&str]) -> Output {
     in_rootfs(f, &f.rootfs, args)
-}
-
-/// Exit 0, exactly `stdout`, nothing on stderr.
-fn ensure_ran(out: &Output, stdout: &str, what: &str) -> Result<(), Failed> {
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, stdout, ""),
-        "{what}: exit code, stdout and stderr"
-    );
-    Ok(())
 }
 
 /// Exit `code`, nothing on stdout, exactly one line on stderr, starting

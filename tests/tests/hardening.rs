@@ -9,8 +9,10 @@
 //! `--landlock`, `no-new-privileges=false`), asserted exactly too: the
 //! refusal is the mechanism's, not an accident of the environment.
 
+use burrow_tests::ensure_ran;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
+use burrow_tests::process::run_to_end as run;
 use burrow_tests::process::{self, Output};
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::fs::{self, OpenOptions};
@@ -19,7 +21,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     hardening_capability_sets,
@@ -60,23 +62,9 @@ fn text(path: &Path) -> &str {
     path.to_str().expect("fixture paths are UTF-8")
 }
 
-fn run(mut cmd: Command) -> Output {
-    process::run(&mut cmd, None).expect("run burrow")
-}
-
 /// `burrow run --rootfs T/rootfs ARGS...` as the test user.
 fn burrow(f: &Fixture, args: &[&str]) -> Output {
     run(f.burrow_in_rootfs(args))
-}
-
-/// Exit 0, exactly `stdout`, nothing on stderr.
-fn ensure_ran(out: &Output, stdout: &str, what: &str) -> Result<(), Failed> {
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, stdout, ""),
-        "{what}: exit code, stdout and stderr"
-    );
-    Ok(())
 }
 
 /// Exit 125, nothing on stdout, exactly `line` on stderr.

@@ -13,6 +13,7 @@ use burrow_shared::subid;
 use burrow_tests::attack::build_marker_library;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
+use burrow_tests::process::run_to_end as run;
 use burrow_tests::process::{self, Output};
 use burrow_tests::target::Target;
 use burrow_tests::user::{SUBGID_FILE, SUBUID_FILE, read_subid_file, unnamed_id};
@@ -134,10 +135,6 @@ fn helper_command(f: &Fixture, helper: &Path, fd: Option<&File>, args: &[String]
         process::pass_fd(&mut cmd, fd.as_raw_fd(), 3);
     }
     cmd
-}
-
-fn run(mut cmd: Command) -> Output {
-    process::run(&mut cmd, None).expect("run the helper")
 }
 
 fn helper(f: &Fixture, target: &Target, args: &[String]) -> Output {

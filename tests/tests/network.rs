@@ -17,11 +17,13 @@
 //! scenario's comment names the check it guards.
 
 use burrow_shared::exit;
+use burrow_tests::ensure_ran;
 use burrow_tests::fixture::Fixture;
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::{
     BRIDGE, BRIDGE_MTU, BRIDGE_V4, BRIDGE_V6, Holder, NETNS_GONE_LIMIT, POLICY_DIR, STATE_DIR, TestNet, USERNET_FILE,
 };
+use burrow_tests::process::run_to_end as run;
 use burrow_tests::process::{self, Output};
 use burrow_tests::{Failed, ensure, ensure_eq};
 use std::collections::{BTreeMap, BTreeSet};
@@ -79,10 +81,6 @@ fn main() -> ExitCode {
 
 fn user_ids(f: &Fixture) -> Option<(u32, u32)> {
     Some((f.user.uid, f.user.gid))
-}
-
-fn run(mut cmd: Command) -> Output {
-    process::run(&mut cmd, None).expect("run a command")
 }
 
 /// `HELPER veth --netns-fd 3 --bridge BRIDGE` as the test user in `net`,
@@ -214,16 +212,6 @@ fn over_quota(f: &Fixture, count: u32, allowance: u32, bridge: &str) -> String {
 
 fn lo_only() -> BTreeSet<String> {
     ["lo".to_owned()].into()
-}
-
-/// Exit 0, exactly `stdout`, nothing on stderr.
-fn ensure_ran(out: &Output, stdout: &str, what: &str) -> Result<(), Failed> {
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, stdout, ""),
-        "{what}: exit code, stdout and stderr"
-    );
-    Ok(())
 }
 
 /// A shell fragment: prints `reached ADDR` if one ping reaches ADDR.
