@@ -25,6 +25,7 @@ use burrow_shared::exit;
 use burrow_tests::cgroups::{
     self, CGROUP_FILE, DELEGATED_V2, Hierarchy, Layout, MEMORY_CEILING, PIDS_CEILING, cgroup2_only_view,
 };
+use burrow_tests::ensure_ran;
 use burrow_tests::fixture::{Fixture, kill_processes_of};
 use burrow_tests::harness::{self, Scenario, Suite};
 use burrow_tests::netns::POLICY_DIR;
@@ -1263,11 +1264,7 @@ fn cgroup_user_cannot_move_container_out(f: &Fixture) -> Result<(), Failed> {
         "the container's cgroups"
     );
     let out = container.finish()?;
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, "", ""),
-        "the container"
-    );
+    ensure_ran(&out, "", "the container")?;
     Ok(())
 }
 
@@ -1313,11 +1310,7 @@ fn ensure_fork_limit(f: &Fixture, scenario: &str, limit: u32, max: u32) -> Resul
         leaf.display()
     );
     let out = container.finish()?;
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, "", ""),
-        "the container after the fork loop"
-    );
+    ensure_ran(&out, "", "the container after the fork loop")?;
     note(scenario, format!("pids limited in {}", h.describe()));
     Ok(())
 }
@@ -1375,11 +1368,7 @@ fn cgroup_memory_limit_oom(f: &Fixture) -> Result<(), Failed> {
         "probe alloc 64 with --memory 32M"
     );
     let out = burrow(f, &limited("128M"));
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, "allocated 64 MiB\n", ""),
-        "probe alloc 64 with --memory 128M"
-    );
+    ensure_ran(&out, "allocated 64 MiB\n", "probe alloc 64 with --memory 128M")?;
     note(
         scenario,
         format!(
@@ -1493,11 +1482,7 @@ fn cgroup_limits_written_exactly(f: &Fixture) -> Result<(), Failed> {
             );
         }
         let out = container.finish()?;
-        ensure_eq!(
-            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-            (0, "", ""),
-            "--memory-swap 64M: the container"
-        );
+        ensure_ran(&out, "", "--memory-swap 64M: the container")?;
     }
     Ok(())
 }
@@ -1543,11 +1528,7 @@ fn cgroup_namespace_shows_root(f: &Fixture) -> Result<(), Failed> {
         );
     }
     let out = container.finish()?;
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, "", ""),
-        "the container"
-    );
+    ensure_ran(&out, "", "the container")?;
     Ok(())
 }
 
@@ -1649,11 +1630,7 @@ fn cgroup_leaf_swept_after_runner_killed(f: &Fixture) -> Result<(), Failed> {
     ensure!(out.status.success(), "mkdir as the test user: {out}");
 
     let out = burrow(f, &["--", "true"]);
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, "", ""),
-        "the next start"
-    );
+    ensure_ran(&out, "", "the next start")?;
     for leaf in &stale {
         ensure!(!leaf.exists(), "the stale leaf {} was not swept", leaf.display());
     }
@@ -1671,11 +1648,7 @@ fn cgroup_leaf_swept_after_runner_killed(f: &Fixture) -> Result<(), Failed> {
         );
     }
     let out = running.finish()?;
-    ensure_eq!(
-        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-        (0, "", ""),
-        "the container that kept running"
-    );
+    ensure_ran(&out, "", "the container that kept running")?;
     Ok(())
 }
 
@@ -1754,11 +1727,7 @@ fn cgroup_parent_groups_containers(f: &Fixture) -> Result<(), Failed> {
     }
     for container in [first, second] {
         let out = container.finish()?;
-        ensure_eq!(
-            (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-            (0, "", ""),
-            "a container below --cgroup-parent"
-        );
+        ensure_ran(&out, "", "a container below --cgroup-parent")?;
     }
     let groups: Vec<PathBuf> = layout(f)
         .delegated()
@@ -1822,11 +1791,7 @@ fn cgroup_failed_start_leaves_no_cgroup(f: &Fixture) -> Result<(), Failed> {
             note(scenario, format!("v1 refused the quota in {}", h.describe()));
         }
         Some(h) => {
-            ensure_eq!(
-                (out.code(), out.stdout.as_str(), out.stderr.as_str()),
-                (0, "", ""),
-                "--cpus 1 below a quota of 0.5 on cgroup2"
-            );
+            ensure_ran(&out, "", "--cpus 1 below a quota of 0.5 on cgroup2")?;
             note(
                 scenario,
                 format!("cgroup2 accepted the quota in {}: no failure to check", h.describe()),
