@@ -11,6 +11,8 @@
 // stack-overflow message (a plain SIGSEGV now) and the thread name `main` in
 // panic messages.
 #![cfg_attr(not(test), no_main)]
+// Every `unsafe` of the runner is in sys/, each with its SAFETY comment.
+#![deny(unsafe_code)]
 
 mod child;
 mod cli;
@@ -23,6 +25,7 @@ mod netlink;
 mod spec;
 mod start;
 mod sync;
+#[allow(unsafe_code)]
 mod sys;
 
 use burrow_shared::ids::{IdKind, check_map};
@@ -31,11 +34,16 @@ use clap::{CommandFactory, FromArgMatches};
 use cli::net::{self, Interface, NetMode};
 use cli::{Cli, Command, RunArgs};
 use error::{Error, Result, status};
-use nix::sys::signal::{SigHandler, Signal, signal};
+use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
 use start::idmap::{self, Caller};
 use start::parent;
 use std::io;
+use std::os::fd::IntoRawFd;
 
+// The C entry point must keep its symbol name; nothing else is exported.
+#[allow(unsafe_code)]
 #[cfg_attr(not(test), unsafe(no_mangle))]
 extern "C" fn main() -> libc::c_int {
     // Before anything else: std's start-up as burrow relies on it, then no fd
@@ -75,12 +83,10 @@ extern "C" fn main() -> libc::c_int {
 /// get its messages and reach the container as its stdio.
 fn open_stdio() -> io::Result<()> {
     for fd in 0..3 {
-        // SAFETY: F_GETFD only reads the flags of `fd`; open returns the
-        // lowest free fd, `fd` itself, since all below it are open.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0
-            && unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) } < 0
-        {
-            return Err(io::Error::last_os_error());
+        // open returns the lowest free fd, `fd` itself, since all below it
+        // are open; it stays open (into_raw_fd), and inheritable.
+        if !sys::fd::is_open(fd) {
+            let _ = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty())?.into_raw_fd();
         }
     }
     Ok(())
@@ -90,10 +96,7 @@ fn open_stdio() -> io::Result<()> {
 /// than killing it, as in every Rust program (SIGPIPE is reset to its
 /// default for the helper and the container's command).
 fn ignore_sigpipe() -> io::Result<()> {
-    // SAFETY: SIG_IGN installs no handler code.
-    unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) }
-        .map(drop)
-        .map_err(io::Error::from)
+    sys::signal::ignore(Signal::SIGPIPE).map_err(io::Error::from)
 }
 
 fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {

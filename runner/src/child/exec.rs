@@ -3,6 +3,7 @@
 //! failure, with the errno that decides burrow's status: ENOENT means "not
 //! found" (127), anything else "cannot execute" (126).
 
+use crate::sys::exec::{CStringArray, execve};
 use std::ffi::CString;
 use std::io;
 
@@ -15,11 +16,8 @@ pub struct Prepared {
     candidates: Vec<CString>,
     /// Whether the candidates come from a PATH search.
     searched: bool,
-    // The pointer arrays point into these; kept alive alongside.
-    _argv: Vec<CString>,
-    _envp: Vec<CString>,
-    argv_ptrs: Vec<*const libc::c_char>,
-    envp_ptrs: Vec<*const libc::c_char>,
+    argv: CStringArray,
+    envp: CStringArray,
 }
 
 pub fn prepare(args: &[String], env: &[String]) -> io::Result<Prepared> {
@@ -42,20 +40,11 @@ pub fn prepare(args: &[String], env: &[String]) -> io::Result<Prepared> {
             .filter_map(|dir| CString::new(format!("{dir}/{command}")).ok())
             .collect()
     };
-    let pointers = |strings: &[CString]| -> Vec<*const libc::c_char> {
-        strings
-            .iter()
-            .map(|s| s.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect()
-    };
     Ok(Prepared {
         candidates,
         searched,
-        argv_ptrs: pointers(&argv),
-        envp_ptrs: pointers(&envp),
-        _argv: argv,
-        _envp: envp,
+        argv: CStringArray::new(argv),
+        envp: CStringArray::new(envp),
     })
 }
 
@@ -65,11 +54,7 @@ impl Prepared {
     pub fn exec(&self) -> io::Error {
         let mut denied = None;
         for candidate in &self.candidates {
-            // SAFETY: the path, argv and envp are NUL-terminated strings in
-            // NULL-terminated arrays that `self` keeps alive; execve returns
-            // only on failure.
-            unsafe { libc::execve(candidate.as_ptr(), self.argv_ptrs.as_ptr(), self.envp_ptrs.as_ptr()) };
-            let error = io::Error::last_os_error();
+            let error = execve(candidate, &self.argv, &self.envp);
             match error.raw_os_error() {
                 Some(libc::ENOENT | libc::ENOTDIR) if self.searched => {}
                 Some(libc::EACCES) if self.searched => denied = Some(error),

@@ -12,6 +12,7 @@
 //!    3+N-1 inheritable again.
 
 use crate::sync::{Failure, Step};
+use crate::sys::fd::{self, mark_cloexec_from};
 use oci_spec::runtime::Spec;
 use std::io;
 
@@ -19,14 +20,6 @@ use std::io;
 pub const PRESERVE_ANNOTATION: &str = "run.burrow.preserve-fds";
 
 pub const FIRST: u32 = 3;
-
-fn mark_cloexec_from(first: u32) -> io::Result<()> {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
-    if unsafe { libc::close_range(first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
 
 /// Step 1.
 pub fn mark_inherited_cloexec() -> io::Result<()> {
@@ -46,11 +39,8 @@ pub fn prepare_for_exec(spec: &Spec) -> Result<(), Failure> {
     let count = preserved(spec);
     mark_cloexec_from(FIRST + count).map_err(|e| Failure::os(Step::Exec, "marking fds close-on-exec", &e))?;
     for fd in FIRST..FIRST + count {
-        // SAFETY: F_SETFD on an fd number; clearing FD_CLOEXEC only.
-        if unsafe { libc::fcntl(fd as libc::c_int, libc::F_SETFD, 0) } < 0 {
-            let error = io::Error::last_os_error();
-            return Err(Failure::os(Step::Exec, format!("keeping fd {fd} open"), &error));
-        }
+        fd::clear_cloexec(fd as libc::c_int)
+            .map_err(|error| Failure::os(Step::Exec, format!("keeping fd {fd} open"), &error))?;
     }
     Ok(())
 }

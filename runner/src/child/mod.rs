@@ -48,6 +48,7 @@ use crate::confine::seccomp::Program;
 use crate::files;
 use crate::spec;
 use crate::sync::{Channel, Failure, Message, Step};
+use crate::sys::{prctl, process, signal};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
@@ -69,8 +70,7 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
     // a sibling, holds this process with PTRACE_SEIZE while it moves it into
     // a cgroup. The exception ends with dumpability after CONFIGURE. Without
     // Yama, prctl fails with EINVAL and nothing changes.
-    // SAFETY: PR_SET_PTRACER takes plain integers.
-    unsafe { libc::prctl(libc::PR_SET_PTRACER, libc::PR_SET_PTRACER_ANY, 0, 0, 0) };
+    let _ = prctl::set_ptracer_any(true);
     if spec::has_namespace(spec, LinuxNamespaceType::Network) {
         unshare_network(&channel);
     }
@@ -130,9 +130,9 @@ fn command_name(spec: &Spec) -> String {
 }
 
 fn exit(status: i32) -> ! {
-    // SAFETY: _exit ends this forked copy without running the parent's
-    // atexit handlers or flushing its copied stdio buffers.
-    unsafe { libc::_exit(status) }
+    // _exit ends this forked copy without running the parent's atexit
+    // handlers or flushing its copied stdio buffers.
+    process::exit_now(status)
 }
 
 fn os(step: Step, detail: &str) -> impl FnOnce(nix::Error) -> Failure {
@@ -172,8 +172,8 @@ fn configure(
     seccomp: Result<Option<Program>, Failure>,
 ) -> Result<exec::Prepared, Failure> {
     confine::set_non_dumpable()?;
-    // SAFETY: as above; 0 withdraws the ptrace exception.
-    unsafe { libc::prctl(libc::PR_SET_PTRACER, 0, 0, 0, 0) };
+    // Withdraws the ptrace exception.
+    let _ = prctl::set_ptracer_any(false);
     // Before exec, so that nothing the image runs can signal burrow's
     // process group (kill(0)) or reach the caller's terminal.
     nix::unistd::setsid().map_err(os(Step::Session, "setsid"))?;
@@ -233,9 +233,7 @@ fn configure(
 
     fds::prepare_for_exec(spec)?;
     // Rust ignores SIGPIPE in its own processes; the command must not inherit that.
-    // SAFETY: resetting a disposition to SIG_DFL installs no handler.
-    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
-        .map_err(os(Step::Exec, "resetting SIGPIPE"))?;
+    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Exec, "resetting SIGPIPE"))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
         .map_err(os(Step::Exec, "restoring the signal mask"))?;
 

@@ -13,7 +13,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use nix::sys::socket::{AddressFamily as SocketFamily, SockFlag, SockType};
 use std::io;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 
 /// Brings `lo` up and configures each interface; `peers` are the names the
 /// helper gave them here, in the same order.
@@ -79,23 +79,7 @@ pub fn configure(interfaces: &[Interface], peers: &[String]) -> Result<(), (Stri
 /// after burrow has returned. The only netlink socket is the one for veths.
 fn loopback_up() -> io::Result<()> {
     let socket = nix::sys::socket::socket(SocketFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
-    // SAFETY: ifreq is plain data; all-zero is a valid value.
-    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo") {
-        *slot = *byte as libc::c_char;
-    }
-    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq, which
-    // lives across both calls; ifru_flags is the union field they use.
-    unsafe {
-        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    crate::sys::net::set_up(socket.as_fd(), "lo")
 }
 
 fn set_up(netlink: &mut Netlink, index: u32) -> io::Result<()> {

@@ -86,8 +86,7 @@ impl SecurityOpt {
 /// Checks (fds.rs step 2) that fds 3 to 3+count-1 are open.
 pub fn check_preserved(count: u32) -> Result<(), String> {
     for fd in fds::FIRST..fds::FIRST + count {
-        // SAFETY: F_GETFD only reads the flags of `fd`.
-        if unsafe { libc::fcntl(fd as libc::c_int, libc::F_GETFD) } < 0 {
+        if !crate::sys::fd::is_open(fd as libc::c_int) {
             return Err(format!("bad --preserve-fds {count}: fd {fd} is not open"));
         }
     }

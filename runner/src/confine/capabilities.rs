@@ -20,6 +20,8 @@
 //! failure carries the kernel's errno; the caps crate names the capabilities.
 
 use crate::sync::{Failure, Step};
+use crate::sys::caps::capset;
+use crate::sys::prctl;
 use caps::Capability;
 use caps::CapsHashSet;
 use oci_spec::runtime::{Capabilities, LinuxCapabilities, LinuxCapabilitiesBuilder};
@@ -159,8 +161,8 @@ fn mask(set: &CapsHashSet) -> u64 {
     set.iter().fold(0, |mask, c| mask | c.bitmask())
 }
 
-fn last_error(what: impl Into<String>) -> Failure {
-    Failure::os(Step::Capabilities, what, &io::Error::last_os_error())
+fn failure(what: impl Into<String>, error: &io::Error) -> Failure {
+    Failure::os(Step::Capabilities, what, error)
 }
 
 /// Applies the spec's sets to the calling (child) process; see the module doc.
@@ -174,73 +176,22 @@ pub fn apply(capabilities: &LinuxCapabilities) -> Result<(), Failure> {
     };
     // Every capability the kernel knows, whether or not the caps crate does.
     for index in 0..64 {
-        // SAFETY: prctl with integer arguments only.
-        let present = unsafe { libc::prctl(libc::PR_CAPBSET_READ, index as libc::c_ulong, 0, 0, 0) };
-        if present < 0 {
+        let Ok(present) = prctl::bounding_set_has(index) else {
             break; // EINVAL: past the last capability of this kernel
-        }
-        if present == 1 && sets.bounding.iter().all(|c| c.index() != index) {
-            // SAFETY: as above.
-            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, index as libc::c_ulong, 0, 0, 0) } != 0 {
-                return Err(last_error(format!("dropping capability {index} from the bounding set")));
-            }
+        };
+        if present && sets.bounding.iter().all(|c| c.index() != index) {
+            prctl::drop_from_bounding_set(index)
+                .map_err(|e| failure(format!("dropping capability {index} from the bounding set"), &e))?;
         }
     }
-    capset(mask(&sets.effective), mask(&sets.permitted), mask(&sets.inheritable))?;
-    // SAFETY: prctl with integer arguments only.
-    if unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    } != 0
-    {
-        return Err(last_error("clearing the ambient set"));
-    }
+    let (effective, permitted, inheritable) = (mask(&sets.effective), mask(&sets.permitted), mask(&sets.inheritable));
+    capset(effective, permitted, inheritable).map_err(|e| {
+        let what = format!("capset(effective {effective:#x}, permitted {permitted:#x}, inheritable {inheritable:#x})");
+        failure(what, &e)
+    })?;
+    prctl::clear_ambient_set().map_err(|e| failure("clearing the ambient set", &e))?;
     for cap in &sets.ambient {
-        let raise = libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong;
-        // SAFETY: as above.
-        if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, raise, cap.index() as libc::c_ulong, 0, 0) } != 0 {
-            return Err(last_error(format!("raising {cap} in the ambient set")));
-        }
-    }
-    Ok(())
-}
-
-/// capset(2) with version 3 (64-bit sets), for this thread.
-fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), Failure> {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const VERSION_3: u32 = 0x2008_0522;
-    let half = |set: u64, high: bool| if high { (set >> 32) as u32 } else { set as u32 };
-    let data = [false, true].map(|high| Data {
-        effective: half(effective, high),
-        permitted: half(permitted, high),
-        inheritable: half(inheritable, high),
-    });
-    let header = Header {
-        version: VERSION_3,
-        pid: 0,
-    };
-    // SAFETY: header and the two data structs are the kernel's layout for
-    // _LINUX_CAPABILITY_VERSION_3 and live across the call.
-    if unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) } != 0 {
-        return Err(last_error(format!(
-            "capset(effective {effective:#x}, permitted {permitted:#x}, inheritable {inheritable:#x})"
-        )));
+        prctl::raise_ambient(cap.index()).map_err(|e| failure(format!("raising {cap} in the ambient set"), &e))?;
     }
     Ok(())
 }

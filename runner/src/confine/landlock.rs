@@ -34,18 +34,7 @@ pub fn enabled(spec: &Spec) -> bool {
 
 /// Checks, in the runner, that the kernel enforces Landlock.
 pub fn check_available() -> Result<(), String> {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: the version query takes no ruleset attribute (NULL, 0).
-    let abi = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    if abi < 1 {
-        let error = io::Error::last_os_error();
+    if let Err(error) = crate::sys::landlock::abi_version() {
         let why = match error.raw_os_error() {
             Some(libc::EOPNOTSUPP) => "Landlock is disabled on this kernel (it is not in the boot lsm= list)",
             _ => "this kernel does not support Landlock",

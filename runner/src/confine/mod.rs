@@ -33,15 +33,8 @@ use std::io;
 /// Called once the parent no longer needs them (after CONFIGURE); execve
 /// makes the container's program dumpable again.
 pub fn set_non_dumpable() -> Result<(), Failure> {
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
-        return Err(Failure::os(
-            Step::Dumpable,
-            "PR_SET_DUMPABLE 0",
-            &io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| Failure::os(Step::Dumpable, "PR_SET_DUMPABLE 0", &io::Error::from(e)))
 }
 
 /// The spec's sysctls, written while the child still holds every
@@ -65,12 +58,8 @@ pub fn apply_sysctls(spec: &Spec) -> Result<(), Failure> {
 }
 
 fn set_no_new_privs() -> Result<(), Failure> {
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        let error = io::Error::last_os_error();
-        return Err(Failure::os(Step::NoNewPrivileges, "PR_SET_NO_NEW_PRIVS", &error));
-    }
-    Ok(())
+    nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| Failure::os(Step::NoNewPrivileges, "PR_SET_NO_NEW_PRIVS", &io::Error::from(e)))
 }
 
 /// The spec's seccomp filter, if it has one. Pure computation: the child

@@ -5,27 +5,32 @@
 //! accident. Untrusted input: `--ulimit NAME=SOFT[:HARD]`.
 
 use crate::sync::{Failure, Step};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use oci_spec::runtime::{PosixRlimit, PosixRlimitBuilder, PosixRlimitType};
 use std::io;
 
 /// The limits, by their `--ulimit` names (as docker and podman name them).
-const LIMITS: &[(&str, PosixRlimitType, libc::__rlimit_resource_t)] = &[
-    ("as", PosixRlimitType::RlimitAs, libc::RLIMIT_AS),
-    ("core", PosixRlimitType::RlimitCore, libc::RLIMIT_CORE),
-    ("cpu", PosixRlimitType::RlimitCpu, libc::RLIMIT_CPU),
-    ("data", PosixRlimitType::RlimitData, libc::RLIMIT_DATA),
-    ("fsize", PosixRlimitType::RlimitFsize, libc::RLIMIT_FSIZE),
-    ("locks", PosixRlimitType::RlimitLocks, libc::RLIMIT_LOCKS),
-    ("memlock", PosixRlimitType::RlimitMemlock, libc::RLIMIT_MEMLOCK),
-    ("msgqueue", PosixRlimitType::RlimitMsgqueue, libc::RLIMIT_MSGQUEUE),
-    ("nice", PosixRlimitType::RlimitNice, libc::RLIMIT_NICE),
-    ("nofile", PosixRlimitType::RlimitNofile, libc::RLIMIT_NOFILE),
-    ("nproc", PosixRlimitType::RlimitNproc, libc::RLIMIT_NPROC),
-    ("rss", PosixRlimitType::RlimitRss, libc::RLIMIT_RSS),
-    ("rtprio", PosixRlimitType::RlimitRtprio, libc::RLIMIT_RTPRIO),
-    ("rttime", PosixRlimitType::RlimitRttime, libc::RLIMIT_RTTIME),
-    ("sigpending", PosixRlimitType::RlimitSigpending, libc::RLIMIT_SIGPENDING),
-    ("stack", PosixRlimitType::RlimitStack, libc::RLIMIT_STACK),
+const LIMITS: &[(&str, PosixRlimitType, Resource)] = &[
+    ("as", PosixRlimitType::RlimitAs, Resource::RLIMIT_AS),
+    ("core", PosixRlimitType::RlimitCore, Resource::RLIMIT_CORE),
+    ("cpu", PosixRlimitType::RlimitCpu, Resource::RLIMIT_CPU),
+    ("data", PosixRlimitType::RlimitData, Resource::RLIMIT_DATA),
+    ("fsize", PosixRlimitType::RlimitFsize, Resource::RLIMIT_FSIZE),
+    ("locks", PosixRlimitType::RlimitLocks, Resource::RLIMIT_LOCKS),
+    ("memlock", PosixRlimitType::RlimitMemlock, Resource::RLIMIT_MEMLOCK),
+    ("msgqueue", PosixRlimitType::RlimitMsgqueue, Resource::RLIMIT_MSGQUEUE),
+    ("nice", PosixRlimitType::RlimitNice, Resource::RLIMIT_NICE),
+    ("nofile", PosixRlimitType::RlimitNofile, Resource::RLIMIT_NOFILE),
+    ("nproc", PosixRlimitType::RlimitNproc, Resource::RLIMIT_NPROC),
+    ("rss", PosixRlimitType::RlimitRss, Resource::RLIMIT_RSS),
+    ("rtprio", PosixRlimitType::RlimitRtprio, Resource::RLIMIT_RTPRIO),
+    ("rttime", PosixRlimitType::RlimitRttime, Resource::RLIMIT_RTTIME),
+    (
+        "sigpending",
+        PosixRlimitType::RlimitSigpending,
+        Resource::RLIMIT_SIGPENDING,
+    ),
+    ("stack", PosixRlimitType::RlimitStack, Resource::RLIMIT_STACK),
 ];
 
 /// `--ulimit NAME=SOFT[:HARD]`; HARD defaults to SOFT; `unlimited` or -1
@@ -80,6 +85,14 @@ fn show(value: u64) -> String {
 /// The container's limits: the caller's own with `ulimits` applied. A hard
 /// limit above the caller's needs privilege on the host: refused here.
 pub fn for_container(ulimits: &[Ulimit]) -> Result<Vec<PosixRlimit>, String> {
+    with_own_limits(ulimits, own_limit)
+}
+
+/// `for_container`, with the caller's own limits from `own_limit`.
+fn with_own_limits(
+    ulimits: &[Ulimit],
+    own_limit: impl Fn(Resource) -> io::Result<(u64, u64)>,
+) -> Result<Vec<PosixRlimit>, String> {
     let mut limits = Vec::new();
     for &(name, typ, resource) in LIMITS {
         let (own_soft, own_hard) = own_limit(resource).map_err(|e| format!("reading your {name} limit: {e}"))?;
@@ -106,16 +119,8 @@ pub fn for_container(ulimits: &[Ulimit]) -> Result<Vec<PosixRlimit>, String> {
     Ok(limits)
 }
 
-fn own_limit(resource: libc::__rlimit_resource_t) -> io::Result<(u64, u64)> {
-    let mut value = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into a valid rlimit struct.
-    if unsafe { libc::getrlimit(resource, &mut value) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((value.rlim_cur, value.rlim_max))
+fn own_limit(resource: Resource) -> io::Result<(u64, u64)> {
+    getrlimit(resource).map_err(io::Error::from)
 }
 
 /// Sets the spec's limits on the calling (child) process.
@@ -128,14 +133,9 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<(), Failure> {
                 detail: format!("unknown limit {:?}", limit.typ()),
             });
         };
-        let value = libc::rlimit {
-            rlim_cur: limit.soft(),
-            rlim_max: limit.hard(),
-        };
-        // SAFETY: setrlimit reads a valid rlimit struct.
-        if unsafe { libc::setrlimit(resource, &value) } != 0 {
+        if let Err(error) = setrlimit(resource, limit.soft(), limit.hard()) {
             let detail = format!("setting {name} to {}:{}", show(limit.soft()), show(limit.hard()));
-            return Err(Failure::os(Step::Rlimits, detail, &io::Error::last_os_error()));
+            return Err(Failure::os(Step::Rlimits, detail, &io::Error::from(error)));
         }
     }
     Ok(())
@@ -182,15 +182,40 @@ mod tests {
         assert_eq!(limits.len(), LIMITS.len());
         let core = limits.iter().find(|l| l.typ() == PosixRlimitType::RlimitCore).unwrap();
         assert_eq!((core.soft(), core.hard()), (0, 0));
-        let (soft, hard) = own_limit(libc::RLIMIT_NOFILE).unwrap();
+        let (soft, hard) = own_limit(Resource::RLIMIT_NOFILE).unwrap();
         let nofile = limits
             .iter()
             .find(|l| l.typ() == PosixRlimitType::RlimitNofile)
             .unwrap();
         assert_eq!((nofile.soft(), nofile.hard()), (soft, hard));
-        if hard != libc::RLIM_INFINITY {
-            let too_high = Ulimit::parse(&format!("nofile={}", hard + 1)).unwrap();
-            assert!(for_container(&[too_high]).is_err());
-        }
+    }
+
+    /// On every host, whatever its own limits: limits as if the caller's
+    /// nofile were 1024:4096 and every other one unlimited.
+    #[test]
+    fn a_hard_limit_above_the_callers_is_refused() {
+        let own = |resource| match resource {
+            Resource::RLIMIT_NOFILE => Ok((1024, 4096)),
+            _ => Ok((libc::RLIM_INFINITY, libc::RLIM_INFINITY)),
+        };
+        let too_high = Ulimit::parse("nofile=4097").unwrap();
+        assert_eq!(
+            with_own_limits(&[too_high], own).unwrap_err(),
+            "bad --ulimit nofile: the hard limit 4097 is above your own (4096)"
+        );
+        let at_own = with_own_limits(&[Ulimit::parse("nofile=100:4096").unwrap()], own).unwrap();
+        let nofile = at_own
+            .iter()
+            .find(|l| l.typ() == PosixRlimitType::RlimitNofile)
+            .unwrap();
+        assert_eq!((nofile.soft(), nofile.hard()), (100, 4096));
+        let unlimited = |_| Ok((libc::RLIM_INFINITY, libc::RLIM_INFINITY));
+        let any = with_own_limits(&[Ulimit::parse("nofile=unlimited").unwrap()], unlimited).unwrap();
+        assert_eq!(any.len(), LIMITS.len());
+        let failing = |_| Err(io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(
+            with_own_limits(&[], failing).unwrap_err(),
+            "reading your as limit: Operation not permitted (os error 1)"
+        );
     }
 }

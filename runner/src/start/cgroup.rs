@@ -19,6 +19,7 @@ use crate::files;
 use crate::start::helper_client::{self, Pending};
 use crate::start::idmap::Caller;
 use crate::start::spawn;
+use crate::sys::random;
 use burrow_shared::{cgroup_policy, subid};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -39,9 +40,8 @@ pub struct Cgroup {
 /// A fresh leaf name for the child `pid`.
 pub fn leaf_name(pid: libc::pid_t) -> String {
     let mut random = [0u8; 4];
-    // SAFETY: getrandom writes at most random.len() bytes into random. If it
-    // fails, the zero suffix only makes a name clash (a clear error) likelier.
-    unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    // If it fails, the zero suffix only makes a name clash (a clear error) likelier.
+    let _ = random::fill(&mut random);
     format!("{LEAF_PREFIX}{pid}-{:08x}", u32::from_ne_bytes(random))
 }
 

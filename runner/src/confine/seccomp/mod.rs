@@ -43,7 +43,6 @@ use crate::confine::seccomp::bpf::{Assembler, Compare, Label, Target, sock_filte
 use crate::sync::{Failure, Step};
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
 use syscalls::Lookup;
 
 mod precompiled;
@@ -511,25 +510,8 @@ fn emit_condition(asm: &mut Assembler, condition: &Condition, fail: Label) {
 /// this needs CAP_SYS_ADMIN in the container's namespace (see child.rs for
 /// when it is called).
 pub fn install(program: &Program) -> Result<(), Failure> {
-    let fprog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: fprog points to `program`, which outlives the call; the
-    // kernel copies the filter.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            &fprog as *const libc::sock_fprog,
-        )
-    };
-    if ret != 0 {
-        let error = io::Error::last_os_error();
-        return Err(Failure::os(Step::Seccomp, "installing the filter", &error));
-    }
-    Ok(())
+    crate::sys::seccomp::set_mode_filter(program)
+        .map_err(|error| Failure::os(Step::Seccomp, "installing the filter", &error))
 }
 
 #[cfg(test)]

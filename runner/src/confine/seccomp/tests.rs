@@ -592,17 +592,11 @@ fn the_kernel_accepts_a_long_program_and_agrees_with_the_interpreter() {
     // SECURITY: the filter is installed on a thread of its own (filters and
     // no_new_privs belong to the thread), which exits after the calls.
     let kernel = std::thread::spawn(move || {
-        // SAFETY: prctl with integer arguments only.
-        assert_eq!(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, 0);
+        nix::sys::prctl::set_no_new_privs().unwrap();
         install(&program).unwrap();
-        let outcome = |&(nr, arg): &(i64, u64)| {
-            // SAFETY: system calls that take no arguments and change nothing.
-            let ret = unsafe { libc::syscall(nr, arg) };
-            if ret >= 0 {
-                0
-            } else {
-                io::Error::last_os_error().raw_os_error().unwrap()
-            }
+        let outcome = |&(nr, arg): &(i64, u64)| match crate::sys::seccomp::call_harmless(nr, arg) {
+            Ok(_) => 0,
+            Err(error) => error.raw_os_error().unwrap(),
         };
         inputs.iter().map(outcome).collect::<Vec<i32>>()
     });
@@ -624,16 +618,15 @@ fn a_program_beyond_the_kernels_limit_is_a_clear_error() {
         let program = vec![op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW); length];
         // SECURITY: on a thread of its own, as in the test above.
         std::thread::spawn(move || {
-            // SAFETY: prctl with integer arguments only.
-            assert_eq!(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, 0);
-            install(&program).is_ok()
+            nix::sys::prctl::set_no_new_privs().unwrap();
+            install(&program).map_err(|failure| failure.errno)
         })
         .join()
         .unwrap()
     };
     assert_eq!(
         (installs(MAX_INSTRUCTIONS), installs(MAX_INSTRUCTIONS + 1)),
-        (true, false)
+        (Ok(()), Err(libc::EINVAL))
     );
 }
 

@@ -1,0 +1,31 @@
+//! File descriptor flags by fd number (runner and its child): for the fds
+//! burrow inherited, which it names by number because nothing owns them.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// Whether `fd` is an open file descriptor (fcntl F_GETFD).
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the flags of the fd number `fd`.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Marks every fd from `first` up close-on-exec (close_range
+/// CLOSE_RANGE_CLOEXEC).
+pub fn mark_cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds;
+    // none is closed.
+    if unsafe { libc::close_range(first, libc::c_uint::MAX, libc::CLOSE_RANGE_CLOEXEC as libc::c_int) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes `fd` inheritable across exec (clears FD_CLOEXEC, fcntl F_SETFD 0).
+pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_SETFD on an fd number; clearing FD_CLOEXEC only.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
