@@ -284,7 +284,9 @@ fn allowed(op: &Operation) -> Result<Rules, BackendError> {
     Ok(rules)
 }
 
+// The probes are raw system calls, each run in a forked child that exits.
 #[cfg(test)]
+#[allow(unsafe_code)]
 mod tests {
     use super::*;
     use libc::*;
@@ -332,10 +334,15 @@ mod tests {
 
     #[test]
     fn forbidden_calls_kill_the_process() {
+        // SAFETY: a constant path and NULL argv and envp (allowed on Linux);
+        // if not killed, the child becomes /bin/true, which exits.
         let execve = || unsafe { syscall(SYS_execve, c"/bin/true".as_ptr(), 0, 0) };
         // No such pid: a call seccomp lets through fails with ESRCH.
+        // SAFETY: integer arguments only; no process has that pid.
         let attach = || unsafe { syscall(SYS_ptrace, PTRACE_ATTACH, i32::MAX, 0, 0) };
+        // SAFETY: as above.
         let seize = || unsafe { syscall(SYS_ptrace, PTRACE_SEIZE, i32::MAX, 0, 0) };
+        // SAFETY: NULL arguments of size 0 are refused (EINVAL) before any fork.
         let clone3 = || unsafe { syscall(SYS_clone3, 0, 0) };
         for op in [Operation::Idmap, Operation::Veth, Operation::Cgroup] {
             for probe in [execve, attach, clone3] {
@@ -343,16 +350,22 @@ mod tests {
             }
         }
         assert_eq!(under_filters(Operation::Veth, seize), Err(SIGSYS));
+        // SAFETY: integer arguments only; no process has that pid.
         let seize_errno = || errno_of(unsafe { syscall(SYS_ptrace, PTRACE_SEIZE, i32::MAX, 0, 0) });
         assert_eq!(under_filters(Operation::Cgroup, seize_errno), Ok(ESRCH));
     }
 
     #[test]
     fn anything_else_fails_with_eperm() {
+        // SAFETY: getpid takes no arguments and changes nothing.
         let getpid = || errno_of(unsafe { syscall(SYS_getpid) });
+        // SAFETY: a constant NUL-terminated path, in a directory that does not exist.
         let create = || errno_of(unsafe { syscall(SYS_openat, AT_FDCWD, c"/nonexistent/x".as_ptr(), O_CREAT, 0o600) });
+        // SAFETY: as above.
         let open = || errno_of(unsafe { syscall(SYS_openat, AT_FDCWD, c"/nonexistent/x".as_ptr(), O_RDONLY) });
         let exec_map = || {
+            // SAFETY: a new anonymous mapping at an address the kernel picks;
+            // no existing memory changes.
             errno_of(unsafe {
                 syscall(
                     SYS_mmap,
@@ -365,9 +378,13 @@ mod tests {
                 )
             })
         };
+        // SAFETY: integer arguments only; the new fd ends with the child.
         let inet = || errno_of(unsafe { syscall(SYS_socket, AF_INET, SOCK_STREAM, 0) });
+        // SAFETY: as above.
         let netlink = || errno_of(unsafe { syscall(SYS_socket, AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) });
+        // SAFETY: an invalid fd (EBADF); NS_GET_PARENT takes no argument.
         let parent = || errno_of(unsafe { syscall(SYS_ioctl, -1, NS_GET_PARENT) });
+        // SAFETY: integer arguments only.
         let prctl_ = || errno_of(unsafe { syscall(SYS_prctl, PR_SET_DUMPABLE, 1, 0, 0, 0) });
         for op in [Operation::Idmap, Operation::Veth, Operation::Cgroup] {
             for probe in [getpid, create, exec_map, inet, prctl_] {

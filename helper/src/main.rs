@@ -36,6 +36,8 @@
 // comes from std::env::args_os (glibc hands it to std's .init_array hook),
 // and every path ends in std::process::exit, which flushes stdout.
 #![cfg_attr(not(test), no_main)]
+// Every `unsafe` of the helper is in sys.rs, each with its SAFETY comment.
+#![deny(unsafe_code)]
 
 mod cgroup;
 mod confine;
@@ -46,6 +48,7 @@ mod idmap;
 mod netlink;
 mod policy_file;
 mod privilege;
+#[allow(unsafe_code)]
 mod sys;
 mod target;
 mod veth;
@@ -55,6 +58,8 @@ use error::Error;
 use std::ffi::OsString;
 use std::io::Write;
 
+// The C entry point keeps its symbol name.
+#[allow(unsafe_code)]
 #[cfg_attr(not(test), unsafe(no_mangle))]
 extern "C" fn main() -> libc::c_int {
     hygiene::install_panic_hook();

@@ -7,6 +7,7 @@
 //! here are constants or components of the compile-time policy and state paths.
 
 use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
+use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Group, Uid, UnlinkatFlags, User};
 use std::ffi::CStr;
@@ -62,20 +63,17 @@ pub fn set_undumpable() -> io::Result<()> {
 /// discarded at exit, so only SIGKILL can end the helper half-way. Faults the
 /// helper itself causes are still delivered (the kernel forces them).
 pub fn reset_signals() -> io::Result<()> {
-    // SAFETY: a zeroed sigaction and sigset_t are valid values, which
-    // sigfillset then fills; SIG_DFL installs no handler code. sigaction fails
-    // with EINVAL only for glibc's two reserved real-time signals, whose
-    // dispositions glibc manages itself.
+    // SAFETY: a zeroed sigaction is a valid value; SIG_DFL installs no
+    // handler code. sigaction fails with EINVAL only for glibc's two reserved
+    // real-time signals, whose dispositions glibc manages itself.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = libc::SIG_DFL;
         for signal in (1..=libc::SIGRTMAX()).filter(|&s| s != libc::SIGKILL && s != libc::SIGSTOP) {
             libc::sigaction(signal, &action, ptr::null_mut());
         }
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        check(libc::sigprocmask(libc::SIG_SETMASK, &all, ptr::null_mut())).map(drop)
     }
+    Ok(sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), None)?)
 }
 
 /// Closes fds `first..=last`.
