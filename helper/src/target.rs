@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn status_uid_fields() {
-        assert!(check_status(STATUS, 1000, "idmap").is_ok());
+        check_status(STATUS, 1000, "idmap").unwrap();
         let message = |status: &str, uid| check_status(status, uid, "idmap").unwrap_err().to_string();
         assert_eq!(
             message(STATUS, 1001),

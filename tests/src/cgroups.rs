@@ -577,6 +577,9 @@ mod tests {
             PathBuf::from("/sys/fs/cgroup/user.slice/session-1.scope")
         );
         assert!(layout.describe().starts_with("pure cgroup2: "));
-        assert!(Layout::parse(mountinfo, "1:cpu:/\n").is_err());
+        assert_eq!(
+            Layout::parse(mountinfo, "1:cpu:/\n").unwrap_err(),
+            "/proc/self/cgroup has no single line for cgroup2 at /sys/fs/cgroup"
+        );
     }
 }

@@ -217,6 +217,7 @@ fn id_mapping(text: &str) -> Result<IdMapping, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
     #[test]
     fn bind_specs() {
@@ -229,7 +230,7 @@ mod tests {
             })
         );
         assert!(!BindSpec::parse("rel:/b").unwrap().read_only);
-        assert!(BindSpec::parse("/a:/b:rw").is_ok());
+        assert!(!BindSpec::parse("/a:/b:rw").unwrap().read_only);
         assert_eq!(BindSpec::parse("/a").unwrap_err(), "expected SRC:DST[:ro]");
         assert_eq!(
             BindSpec::parse("/a:/b:x").unwrap_err(),
@@ -254,7 +255,14 @@ mod tests {
         let Command::Run(run) = cli.command;
         assert_eq!(run.command, ["ls", "--rootfs", "x"]);
         assert!(run.rootfs.is_none());
-        assert!(Cli::try_parse_from(["burrow", "run"]).is_err());
+        let first_line = |error: clap::Error| (error.kind(), error.to_string().lines().next().map(str::to_owned));
+        assert_eq!(
+            first_line(Cli::try_parse_from(["burrow", "run"]).unwrap_err()),
+            (
+                ErrorKind::MissingRequiredArgument,
+                Some("error: the following required arguments were not provided:".to_owned())
+            )
+        );
         // clap takes an unknown option in CMD's place as CMD: refuse it.
         let cli = Cli::try_parse_from(["burrow", "run", "--bogus"]).unwrap();
         let Command::Run(run) = cli.command;
@@ -262,6 +270,15 @@ mod tests {
             run.check_command().unwrap_err(),
             "unknown option --bogus (options go before CMD)"
         );
-        assert!(Cli::try_parse_from(["burrow", "run", "--env", "=x", "sh"]).is_err());
+        assert_eq!(
+            first_line(Cli::try_parse_from(["burrow", "run", "--env", "=x", "sh"]).unwrap_err()),
+            (
+                ErrorKind::ValueValidation,
+                Some(
+                    "error: invalid value '=x' for '--env <KEY=VALUE>': expected KEY=VALUE with a non-empty KEY"
+                        .to_owned()
+                )
+            )
+        );
     }
 }

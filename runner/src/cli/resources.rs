@@ -102,15 +102,27 @@ mod tests {
         assert_eq!(parse_size("32M"), Ok(32 << 20));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("2T"), Ok(2 << 40));
-        for bad in ["", "M", "0", "1.5G", "-1", "1X", "99999999999999999999", "16777216T"] {
-            assert!(parse_size(bad).is_err(), "{bad:?}");
-        }
+        let bad = ["", "M", "0", "1.5G", "-1", "1X", "99999999999999999999", "16777216T"];
+        let (number, range) = (
+            "expected a number of bytes, like 512M",
+            "must be at least 1 byte and at most 2^64-1",
+        );
+        let suffix = "unknown size suffix 'X' (K, M, G or T)";
+        assert_eq!(
+            bad.map(|bad| parse_size(bad).unwrap_err()),
+            [number, number, range, number, number, suffix, number, range]
+        );
         assert_eq!(parse_swap("-1"), Ok(-1));
         assert_eq!(parse_cpus("0.5"), Ok(0.5));
-        assert!(parse_cpus("0").is_err() && parse_cpus("nan").is_err() && parse_cpus("inf").is_err());
+        assert_eq!(
+            ["0", "nan", "inf"].map(|bad| parse_cpus(bad).unwrap_err()),
+            ["expected a number of CPUs from 0.01 to 4096, like 0.5"; 3]
+        );
         assert_eq!(parse_cgroup_name("web-1"), Ok("web-1".to_owned()));
-        for bad in ["", "a/b", "..", "cgroup.procs", "release_agent", &"x".repeat(65)] {
-            assert!(parse_cgroup_name(bad).is_err(), "{bad:?}");
-        }
+        let bad = ["", "a/b", "..", "cgroup.procs", "release_agent", &"x".repeat(65)];
+        assert_eq!(
+            bad.map(|bad| parse_cgroup_name(bad).unwrap_err()),
+            ["expected 1 to 64 letters, digits, '_' or '-'"; 6]
+        );
     }
 }

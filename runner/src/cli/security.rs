@@ -112,8 +112,14 @@ mod tests {
             SecurityOpt::parse("unmask=/proc/keys:/proc/sys"),
             Ok(SecurityOpt::Unmask(Some(vec!["/proc/keys".into(), "/proc/sys".into()])))
         );
-        assert!(SecurityOpt::parse("unmask=proc").is_err());
-        assert!(SecurityOpt::parse("no-new-privileges=maybe").is_err());
+        assert_eq!(
+            SecurityOpt::parse("unmask=proc").unwrap_err(),
+            "unmask: \"proc\" is not an absolute path"
+        );
+        assert_eq!(
+            SecurityOpt::parse("no-new-privileges=maybe").unwrap_err(),
+            "no-new-privileges=maybe: expected true or false"
+        );
         assert_eq!(
             SecurityOpt::parse("label=disable").unwrap_err(),
             "unknown security option \"label=disable\" (no-new-privileges[=true|false], unmask=PATH[:PATH...], \

@@ -239,7 +239,10 @@ mod tests {
             resolve(&[one(Capability::CAP_KILL)], &[one(Capability::CAP_KILL)], &supported).unwrap_err(),
             "CAP_KILL is both in --cap-add and in --cap-drop"
         );
-        assert!(resolve(&[CapArg::All], &[CapArg::All], &supported).is_err());
+        assert_eq!(
+            resolve(&[CapArg::All], &[CapArg::All], &supported).unwrap_err(),
+            "--cap-add ALL and --cap-drop ALL contradict each other"
+        );
         let old_kernel: CapsHashSet = DEFAULT.iter().copied().collect();
         assert_eq!(
             resolve(&[one(Capability::CAP_BPF)], &[], &old_kernel).unwrap_err(),
