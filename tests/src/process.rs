@@ -557,8 +557,8 @@ mod tests {
         let me = std::process::id();
         let stat = proc_stat(me).unwrap();
         assert_eq!(stat.pid, me);
-        // SAFETY: getppid and getuid cannot fail.
-        assert_eq!(stat.ppid, unsafe { libc::getppid() } as u32);
+        assert_eq!(stat.ppid, std::os::unix::process::parent_id());
+        // SAFETY: getuid takes no arguments and cannot fail.
         assert_eq!(proc_real_uid(me).unwrap(), unsafe { libc::getuid() });
     }
 

@@ -260,9 +260,9 @@ impl Pidfd {
     fn open(pid: u32) -> Option<Pidfd> {
         // SAFETY: pidfd_open with no flags; the fd is owned below.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-        // SAFETY: a fresh fd from pidfd_open.
         (raw >= 0).then(|| Pidfd {
             pid,
+            // SAFETY: a fresh fd from pidfd_open.
             fd: unsafe { OwnedFd::from_raw_fd(raw as RawFd) },
         })
     }

@@ -266,7 +266,7 @@ mod hardening {
     fn try_item(item: &str) -> io::Result<()> {
         let (name, arg) = item.split_once('=').map_or((item, ""), |(n, a)| (n, a));
         let null = std::ptr::null::<c_void>();
-        // SAFETY (all below): system calls with integer arguments, NULL
+        // SAFETY: all below are system calls with integer arguments, NULL
         // pointers the kernel checks, or pointers to live local values.
         unsafe {
             match name {
