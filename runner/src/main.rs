@@ -1,6 +1,7 @@
-//! `burrow`, the unprivileged runner: parses the command line, describes the
-//! container as an OCI spec, starts it (parent.rs / child.rs) and reports one
-//! error line or passes the container's exit status through.
+//! `burrow`, the unprivileged runner: parses the command line, hands it to
+//! the front end (cli/run.rs: the container as an OCI spec, then the start
+//! sequence of start/ and child/) and reports one error line or passes the
+//! container's exit status through.
 
 // No std runtime start-up (`main` below is the C entry point): it costs some
 // 0.09 ms per exec (a poll of fds 0-2, a read of /proc/self/maps and a
@@ -28,17 +29,14 @@ mod sync;
 #[allow(unsafe_code)]
 mod sys;
 
-use burrow_shared::ids::{IdKind, check_map};
 use child::fds;
 use clap::{CommandFactory, FromArgMatches};
-use cli::net::{self, Interface, NetMode};
-use cli::{Cli, Command, RunArgs};
-use error::{Error, Result, status};
+use cli::net;
+use cli::{Cli, Command};
+use error::{Error, status};
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
-use start::idmap::{self, Caller};
-use start::parent;
 use std::io;
 use std::os::fd::IntoRawFd;
 
@@ -68,7 +66,7 @@ extern "C" fn main() -> libc::c_int {
     let result = match (cli.command, matches.subcommand()) {
         (Command::Run(args), Some(("run", run_matches))) => net::from_matches(run_matches)
             .map_err(Error::Usage)
-            .and_then(|network| run(&args, network)),
+            .and_then(|network| cli::run::run(&args, network)),
         _ => Err(Error::usage("unknown command (see burrow --help)")),
     };
     let code = result.unwrap_or_else(|e| {
@@ -97,30 +95,6 @@ fn open_stdio() -> io::Result<()> {
 /// default for the helper and the container's command).
 fn ignore_sigpipe() -> io::Result<()> {
     sys::signal::ignore(Signal::SIGPIPE).map_err(io::Error::from)
-}
-
-fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
-    let caller = Caller::current();
-    let mut without_subids = Vec::new();
-    let mut maps = Vec::new();
-    for (given, kind) in [(&args.uidmap, IdKind::Uid), (&args.gidmap, IdKind::Gid)] {
-        let map = if given.is_empty() {
-            let (map, has_subids) = idmap::default_map(kind, &caller)?;
-            if !has_subids {
-                without_subids.push(kind);
-            }
-            map
-        } else {
-            given.clone()
-        };
-        check_map(&map).map_err(|e| Error::usage(format!("bad --{kind}map: {e}")))?;
-        maps.push(map);
-    }
-    let spec = spec::from_run_args(args, &maps[0], &maps[1], &network)?;
-    if !without_subids.is_empty() {
-        log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
-    }
-    parent::run(&spec, &caller)
 }
 
 /// Prints a command-line error as one line (help and version as clap does)

@@ -1783,7 +1783,7 @@ fn cgroup_failed_start_leaves_no_cgroup(f: &Fixture) -> Result<(), Failed> {
                     && lines[0].starts_with("burrow: writing 100000 to ")
                     && lines[0].ends_with(
                         "/cpu.cfs_quota_us: Invalid argument (os error 22); \
-                         is --cpus above the ceiling root set in /etc/burrow/cgroup?"
+                         is linux.resources.cpu.quota above the ceiling root set in /etc/burrow/cgroup?"
                     ),
                 "--cpus 1 below a quota of 0.5: expected exit 125 and one `burrow: writing 100000 to \
                  .../cpu.cfs_quota_us: Invalid argument` line; found {out}"

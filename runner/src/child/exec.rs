@@ -3,11 +3,10 @@
 //! failure, with the errno that decides burrow's status: ENOENT means "not
 //! found" (127), anything else "cannot execute" (126).
 
+use crate::spec::defaults;
 use crate::sys::exec::{CStringArray, execve};
 use std::ffi::CString;
 use std::io;
-
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The command, with everything execve needs computed beforehand: after
 /// the seccomp filter, the child allocates nothing on the way to exec.
@@ -34,7 +33,7 @@ pub fn prepare(args: &[String], env: &[String]) -> io::Result<Prepared> {
         let path = env
             .iter()
             .find_map(|var| var.strip_prefix("PATH="))
-            .unwrap_or(DEFAULT_PATH);
+            .unwrap_or(defaults::PATH);
         path.split(':')
             .map(|dir| if dir.is_empty() { "." } else { dir })
             .filter_map(|dir| CString::new(format!("{dir}/{command}")).ok())

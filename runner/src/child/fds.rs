@@ -1,42 +1,29 @@
 //! File descriptors (runner and its child). Only 0, 1 and 2 reach the
-//! container, plus fds 3 to 3+N-1 with `--preserve-fds N` (as runc and
+//! container, plus fds 3 to 3+N-1 with `run.burrow.preserve-fds` N (as runc and
 //! podman do): an inherited directory fd would be a host path inside the
 //! container (runc's CVE-2024-21626), and no fd of burrow's own (its sync
 //! socket, the /proc or namespace fds it holds) may be reachable either.
 //!
 //! 1. At start (runner): mark every inherited fd above stderr close-on-exec,
 //!    so none reaches the helper or anything else burrow runs.
-//! 2. Building the spec: the fds to preserve must be open now, so that none
-//!    of burrow's own later fds can take one of their numbers.
+//! 2. Building the spec (cli/security.rs): the fds to preserve must be open
+//!    now, so that none of burrow's own later fds can take one of their
+//!    numbers; their count is the spec's `run.burrow.preserve-fds`.
 //! 3. Before exec (child): everything from 3+N up close-on-exec, and 3 to
 //!    3+N-1 inheritable again.
 
+use crate::spec::annotations::FIRST_PRESERVED_FD as FIRST;
 use crate::sync::{Failure, Step};
 use crate::sys::fd::{self, mark_cloexec_from};
-use oci_spec::runtime::Spec;
 use std::io;
-
-/// Annotation holding N of `--preserve-fds N`.
-pub const PRESERVE_ANNOTATION: &str = "run.burrow.preserve-fds";
-
-pub const FIRST: u32 = 3;
 
 /// Step 1.
 pub fn mark_inherited_cloexec() -> io::Result<()> {
     mark_cloexec_from(FIRST)
 }
 
-pub fn preserved(spec: &Spec) -> u32 {
-    spec.annotations()
-        .as_ref()
-        .and_then(|a| a.get(PRESERVE_ANNOTATION))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Step 3, in the child.
-pub fn prepare_for_exec(spec: &Spec) -> Result<(), Failure> {
-    let count = preserved(spec);
+/// Step 3, in the child: fds 3 to 3+count-1 are preserved.
+pub fn prepare_for_exec(count: u32) -> Result<(), Failure> {
     mark_cloexec_from(FIRST + count).map_err(|e| Failure::os(Step::Exec, "marking fds close-on-exec", &e))?;
     for fd in FIRST..FIRST + count {
         fd::clear_cloexec(fd as libc::c_int)

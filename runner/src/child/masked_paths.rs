@@ -7,6 +7,7 @@
 //! move the mask onto something else and leave the path itself open. A masked directory gets an empty read-only tmpfs over it,
 //! a masked file a read-only bind of /dev/null (reads are empty); a
 //! read-only path is bound onto itself read-only, nosuid, nodev, noexec.
+//! The default lists are in spec/defaults.rs.
 
 use crate::child::rootfs::symlink_failure;
 use crate::sync::{Failure, Step};
@@ -18,28 +19,6 @@ use oci_spec::runtime::Spec;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-
-/// Masked by default: kernel and hardware details a container has no use for
-/// (runc's, moby's and podman's lists together).
-pub const MASKED: &[&str] = &[
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/sys/dev/block",
-    "/sys/devices/virtual/powercap",
-    "/sys/firmware",
-    "/sys/fs/selinux",
-];
-
-/// Read-only by default: the kernel's knobs.
-pub const READ_ONLY: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 const ATTRS: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 

@@ -26,7 +26,7 @@
 //!    Then the spec's sysctls (confine.rs), before /proc/sys is read-only.
 //! 6. The filesystem tree, with the masked and read-only paths, and
 //!    pivot_root (rootfs.rs, masked_paths.rs), then the cwd.
-//! 7. Mark every fd above stderr close-on-exec but those of --preserve-fds
+//! 7. Mark every fd above stderr close-on-exec but the preserved ones
 //!    (fds.rs), restore the signal mask and SIGPIPE, and prepare the exec
 //!    (exec.rs): nothing is allocated after the seccomp filter.
 //! 8. Confinement (confine.rs): rlimits, capabilities (bounding set dropped
@@ -42,11 +42,11 @@ pub mod masked_paths;
 pub mod network;
 pub mod rootfs;
 
-use crate::cli::net;
 use crate::confine;
 use crate::confine::seccomp::Program;
 use crate::files;
 use crate::spec;
+use crate::spec::annotations::{Extensions, check_interface_name};
 use crate::sync::{Channel, Failure, Message, Step};
 use crate::sys::{prctl, process, signal};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -64,8 +64,9 @@ const NETPIPE_MAX: u64 = 4096;
 /// Exit status of a child that could not report its failure.
 const CHILD_FAILED: i32 = 125;
 
-/// Runs the child side; never returns.
-pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet) -> ! {
+/// Runs the child side for `spec`, whose annotations the parent decoded
+/// into `extensions` (spec/validate.rs); never returns.
+pub fn run(spec: &Spec, extensions: &Extensions, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet) -> ! {
     // Under Yama's ptrace_scope 1, only an ancestor may ptrace; the helper,
     // a sibling, holds this process with PTRACE_SEIZE while it moves it into
     // a cgroup. The exception ends with dumpability after CONFIGURE. Without
@@ -84,8 +85,16 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
         // The parent is gone or confused: it reports its own error.
         _ => exit(CHILD_FAILED),
     };
-    let configured =
-        join_cgroups(&join).and_then(|()| configure(spec, &channel, netpipe, setgroups_allowed, signal_mask, seccomp));
+    let configured = join_cgroups(&join).and_then(|()| {
+        let setup = Setup {
+            channel: &channel,
+            netpipe,
+            setgroups_allowed,
+            signal_mask,
+            seccomp,
+        };
+        configure(spec, extensions, setup)
+    });
     let error = match configured {
         Ok(command) => {
             if channel.send(&Message::Ready).is_err() {
@@ -153,7 +162,7 @@ fn read_netpipe(netpipe: OwnedFd) -> Result<Vec<String>, Failure> {
             },
         })?;
     let names: Vec<String> = text.lines().map(str::to_owned).collect();
-    if let Some(bad) = names.iter().find(|name| net::check_interface_name(name).is_err()) {
+    if let Some(bad) = names.iter().find(|name| check_interface_name(name).is_err()) {
         return Err(Failure {
             step: Step::Network,
             errno: 0,
@@ -163,14 +172,23 @@ fn read_netpipe(netpipe: OwnedFd) -> Result<Vec<String>, Failure> {
     Ok(names)
 }
 
-fn configure(
-    spec: &Spec,
-    channel: &Channel,
+/// What `configure` needs besides the spec.
+struct Setup<'a> {
+    channel: &'a Channel,
     netpipe: OwnedFd,
     setgroups_allowed: bool,
-    signal_mask: &SigSet,
+    signal_mask: &'a SigSet,
     seccomp: Result<Option<Program>, Failure>,
-) -> Result<exec::Prepared, Failure> {
+}
+
+fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec::Prepared, Failure> {
+    let Setup {
+        channel,
+        netpipe,
+        setgroups_allowed,
+        signal_mask,
+        seccomp,
+    } = setup;
     confine::set_non_dumpable()?;
     // Withdraws the ptrace exception.
     let _ = prctl::set_ptracer_any(false);
@@ -206,7 +224,7 @@ fn configure(
     }
     let peers = read_netpipe(netpipe)?;
     if namespaces.iter().any(|ns| ns.typ() == LinuxNamespaceType::Network) {
-        let interfaces = net::interfaces(spec.annotations().as_ref());
+        let interfaces = &extensions.interfaces;
         if peers.len() != interfaces.len() {
             let detail = format!(
                 "expected {} interface names from burrow, got {}",
@@ -219,11 +237,11 @@ fn configure(
                 detail,
             });
         }
-        network::configure(&interfaces, &peers).map_err(|(what, e)| Failure::os(Step::Network, what, &e))?;
+        network::configure(interfaces, &peers).map_err(|(what, e)| Failure::os(Step::Network, what, &e))?;
     }
     confine::apply_sysctls(spec)?;
 
-    rootfs::build(spec)?;
+    rootfs::build(spec, extensions)?;
     let cwd = spec
         .process()
         .as_ref()
@@ -231,7 +249,7 @@ fn configure(
         .unwrap_or_else(|| "/".into());
     nix::unistd::chdir(&cwd).map_err(os(Step::Cwd, &format!("chdir to {}", cwd.display())))?;
 
-    fds::prepare_for_exec(spec)?;
+    fds::prepare_for_exec(extensions.preserve_fds)?;
     // Rust ignores SIGPIPE in its own processes; the command must not inherit that.
     signal::set_default(Signal::SIGPIPE).map_err(os(Step::Exec, "resetting SIGPIPE"))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
@@ -241,6 +259,6 @@ fn configure(
     let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
     let env = process.and_then(|p| p.env().clone()).unwrap_or_default();
     let command = exec::prepare(&args, &env).map_err(|e| Failure::os(Step::Exec, command_name(spec), &e))?;
-    confine::apply(spec, seccomp)?;
+    confine::apply(spec, extensions.landlock, seccomp)?;
     Ok(command)
 }

@@ -4,8 +4,8 @@
 //! addresses and default route over rtnetlink — no `ip` binary, since the
 //! rootfs may have none.
 
-use crate::cli::net::Interface;
 use crate::netlink::{CREATE, Netlink};
+use crate::spec::annotations::Interface;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteType};

@@ -20,8 +20,7 @@
 //! 6. pivot_root into the root and detach the old root: no host path stays
 //!    reachable.
 
-use crate::cli::net;
-use crate::spec;
+use crate::spec::annotations::Extensions;
 use crate::sync::{Failure, Step};
 use crate::sys::mount::{
     MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, attach, clone_tree, new_filesystem,
@@ -32,6 +31,7 @@ use nix::mount::{MntFlags, MsFlags};
 use nix::sys::stat::{Mode, mkdirat};
 use oci_spec::runtime::{Mount, Spec};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -56,9 +56,10 @@ fn fail(detail: impl Into<String>) -> impl FnOnce(io::Error) -> Failure {
     move |e| Failure::os(Step::Mount, detail, &e)
 }
 
-/// Builds the tree for `spec` and pivots into it. On return the process's
-/// root and cwd are the container's `/`.
-pub fn build(spec: &Spec) -> Result<(), Failure> {
+/// Builds the tree for `spec` (with its `extensions`: a tmpfs root, a
+/// resolv.conf) and pivots into it. On return the process's root and cwd
+/// are the container's `/`.
+pub fn build(spec: &Spec, extensions: &Extensions) -> Result<(), Failure> {
     nix::mount::mount(
         None::<&str>,
         "/",
@@ -70,7 +71,7 @@ pub fn build(spec: &Spec) -> Result<(), Failure> {
 
     let mounts: &[Mount] = spec.mounts().as_deref().unwrap_or_default();
     let sources = mounts.iter().map(clone_bind_source).collect::<Result<Vec<_>, _>>()?;
-    let root = make_root(spec)?;
+    let root = make_root(spec, extensions.root_tmpfs)?;
 
     let mut dev_is_tmpfs = false;
     for (mount, source) in mounts.iter().zip(sources) {
@@ -82,8 +83,8 @@ pub fn build(spec: &Spec) -> Result<(), Failure> {
     if dev_is_tmpfs {
         add_dev_links(root.as_fd())?;
     }
-    if let Some(text) = net::resolv_conf(spec.annotations().as_ref()) {
-        mount_resolv_conf(root.as_fd(), &text)?;
+    if !extensions.dns.is_empty() {
+        mount_resolv_conf(root.as_fd(), &resolv_conf(&extensions.dns))?;
     }
     crate::child::masked_paths::apply(root.as_fd(), spec)?;
     if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
@@ -150,8 +151,8 @@ fn clone_bind_source(mount: &Mount) -> Result<Option<OwnedFd>, Failure> {
     Ok(Some(tree))
 }
 
-fn make_root(spec: &Spec) -> Result<OwnedFd, Failure> {
-    let (root, stage) = if spec::root_is_tmpfs(spec) {
+fn make_root(spec: &Spec, tmpfs: bool) -> Result<OwnedFd, Failure> {
+    let (root, stage) = if tmpfs {
         let tmpfs = new_filesystem("tmpfs", "tmpfs", &["mode=755"], 0).map_err(fail("creating the tmpfs root"))?;
         (tmpfs, PathBuf::from(TMPFS_ROOT_STAGE))
     } else {
@@ -291,7 +292,12 @@ fn add_dev_links(root: BorrowedFd) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `--dns`: a resolv.conf on a private tmpfs, bound over the rootfs's own so
+/// The contents of /etc/resolv.conf for these nameservers.
+fn resolv_conf(servers: &[IpAddr]) -> String {
+    servers.iter().map(|server| format!("nameserver {server}\n")).collect()
+}
+
+/// `run.burrow.dns`: a resolv.conf on a private tmpfs, bound over the rootfs's own so
 /// the image on disk is never written.
 fn mount_resolv_conf(root: BorrowedFd, text: &str) -> Result<(), Failure> {
     let tmpfs = new_filesystem(
@@ -326,4 +332,15 @@ fn pivot_into(root: BorrowedFd) -> Result<(), Failure> {
     nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(pivot("detaching the old root"))?;
     nix::unistd::chdir("/").map_err(pivot("entering /"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_from_dns() {
+        let servers = ["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()];
+        assert_eq!(resolv_conf(&servers), "nameserver 10.0.0.1\nnameserver fd00::1\n");
+    }
 }

@@ -3,21 +3,19 @@
 //! `--landlock`, `--ulimit`, `--preserve-fds` and `--env-file` ask for,
 //! checked before anything starts and written into the OCI spec
 //! (process.capabilities, noNewPrivileges, rlimits; linux.seccomp,
-//! maskedPaths, readonlyPaths) or, where OCI has no field, a `run.burrow.`
-//! annotation. Untrusted input: the option values and the files they name
-//! (a seccomp profile, an env file). The child applies it all (confine.rs).
+//! maskedPaths, readonlyPaths); `--landlock` and `--preserve-fds` are
+//! `run.burrow.` annotations, which run.rs writes. Untrusted input: the
+//! option values and the files they name (a seccomp profile, an env file).
+//! The child applies it all (confine/).
 
-use crate::child::fds;
-use crate::child::masked_paths;
 use crate::cli::RunArgs;
-use crate::cli::security::{SecurityArgs, SecurityOpt};
-use crate::confine::capabilities;
+use crate::cli::security::{self, SecurityArgs, SecurityOpt};
 use crate::confine::landlock;
-use crate::confine::rlimits;
 use crate::confine::seccomp;
 use crate::confine::seccomp::profile::{self, Context};
 use crate::error::{Error, Result};
 use crate::files;
+use crate::spec::defaults::{self, MASKED, READ_ONLY};
 use caps::CapsHashSet;
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Spec};
 use std::io;
@@ -28,8 +26,7 @@ const UNCONFINED: &str = "unconfined";
 
 /// Fills in the spec's confinement from the command line.
 pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
-    let caps =
-        capabilities::resolve(&args.cap_add, &args.cap_drop, &capabilities::supported()).map_err(Error::Usage)?;
+    let caps = security::resolve(&args.cap_add, &args.cap_drop, &security::supported()).map_err(Error::Usage)?;
     let mut no_new_privileges = true;
     let mut unmask: Vec<PathBuf> = Vec::new();
     let mut unmask_all = false;
@@ -41,16 +38,16 @@ pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
         }
     }
     let (masked, read_only) = default_paths(&unmask, unmask_all)?;
-    let rlimits = rlimits::for_container(&args.ulimit).map_err(Error::Usage)?;
+    let rlimits = security::for_container(&args.ulimit).map_err(Error::Usage)?;
     let seccomp = seccomp_section(args.seccomp_profile.as_deref(), &caps)?;
-    crate::cli::security::check_preserved(args.preserve_fds).map_err(Error::Usage)?;
+    security::check_preserved(args.preserve_fds).map_err(Error::Usage)?;
     if args.landlock {
-        landlock::check_available().map_err(Error::Usage)?;
+        landlock::check_available().map_err(|why| Error::usage(format!("--landlock: {why}")))?;
     }
 
     let invalid = |e: String| Error::usage(format!("invalid container spec: {e}"));
     let mut process = spec.process().clone().unwrap_or_default();
-    process.set_capabilities(Some(capabilities::to_spec(&caps).map_err(invalid)?));
+    process.set_capabilities(Some(security::to_spec(&caps).map_err(invalid)?));
     process.set_no_new_privileges(Some(no_new_privileges));
     process.set_rlimits(Some(rlimits));
     spec.set_process(Some(process));
@@ -58,12 +55,7 @@ pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
     linux.set_seccomp(seccomp);
     linux.set_masked_paths(Some(masked));
     linux.set_readonly_paths(Some(read_only));
-    let own_network = linux
-        .namespaces()
-        .iter()
-        .flatten()
-        .any(|ns| ns.typ() == LinuxNamespaceType::Network);
-    if own_network {
+    if crate::spec::has_namespace(spec, LinuxNamespaceType::Network) {
         // Without CAP_NET_RAW, ping needs ICMP datagram sockets, which a new
         // network namespace allows to no group: allow them to container
         // root's, as podman does.
@@ -72,25 +64,12 @@ pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
         linux.set_sysctl(Some(sysctl));
     }
     spec.set_linux(Some(linux));
-    let mut annotations = spec.annotations().clone().unwrap_or_default();
-    if args.landlock {
-        annotations.insert(landlock::ANNOTATION.to_owned(), "true".to_owned());
-    }
-    if args.preserve_fds > 0 {
-        annotations.insert(fds::PRESERVE_ANNOTATION.to_owned(), args.preserve_fds.to_string());
-    }
-    spec.set_annotations(Some(annotations));
     Ok(())
 }
 
 /// The default masked and read-only paths without the unmasked ones.
 fn default_paths(unmask: &[PathBuf], all: bool) -> Result<(Vec<String>, Vec<String>)> {
-    let known = |p: &Path| {
-        masked_paths::MASKED
-            .iter()
-            .chain(masked_paths::READ_ONLY)
-            .any(|m| Path::new(m) == p)
-    };
+    let known = |p: &Path| MASKED.iter().chain(READ_ONLY).any(|m| Path::new(m) == p);
     if let Some(unknown) = unmask.iter().find(|p| !known(p)) {
         return Err(Error::usage(format!(
             "bad --security-opt unmask={}: not a masked or read-only path (see burrow --help and the README)",
@@ -103,14 +82,14 @@ fn default_paths(unmask: &[PathBuf], all: bool) -> Result<(Vec<String>, Vec<Stri
             .map(|p| p.to_string())
             .collect()
     };
-    Ok((keep(masked_paths::MASKED), keep(masked_paths::READ_ONLY)))
+    Ok((keep(MASKED), keep(READ_ONLY)))
 }
 
 /// The spec's seccomp section: burrow's default, a profile file, or none.
 fn seccomp_section(profile: Option<&Path>, caps: &CapsHashSet) -> Result<Option<LinuxSeccomp>> {
     // The default profile for the default capabilities: stored, as the
     // profile resolves for them (seccomp/precompiled.rs).
-    if profile.is_none() && *caps == capabilities::DEFAULT.iter().copied().collect() {
+    if profile.is_none() && *caps == defaults::CAPABILITIES.iter().copied().collect() {
         if let Some(section) = seccomp::default_section() {
             return Ok(Some(section));
         }

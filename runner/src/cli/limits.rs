@@ -1,6 +1,6 @@
 //! Resource limits (runner, unprivileged; pure): from the command line to the
-//! spec's `linux.resources`, and from there to the files of a cgroup v1 or v2
-//! directory that hold them.
+//! spec's `linux.resources` (start/cgroup.rs writes them into the container's
+//! cgroup).
 
 use crate::cli::resources::ResourceArgs;
 use crate::error::{Error, Result};
@@ -58,73 +58,6 @@ pub fn from_args(args: &ResourceArgs) -> Result<Option<LinuxResources>> {
     resources.build().map(Some).map_err(invalid)
 }
 
-/// One limit as a cgroup file: the option that asked for it, the controller
-/// it needs, the file, the value.
-#[derive(Debug, PartialEq, Eq)]
-pub struct LimitFile {
-    pub option: &'static str,
-    pub controller: &'static str,
-    pub file: &'static str,
-    pub value: String,
-}
-
-fn limit(option: &'static str, file: &'static str, value: impl ToString) -> LimitFile {
-    let controller = file.split('.').next().unwrap_or(file);
-    LimitFile {
-        option,
-        controller,
-        file,
-        value: value.to_string(),
-    }
-}
-
-/// The files holding `resources` in a cgroup of that version, in the order
-/// they must be written (v1: the memory limit before memory+swap, the CFS
-/// period before the quota).
-pub fn limit_files(resources: &LinuxResources, v2: bool) -> Vec<LimitFile> {
-    let mut files = Vec::new();
-    if let Some(memory) = resources.memory() {
-        if let Some(bytes) = memory.limit() {
-            files.push(limit(
-                "--memory",
-                if v2 { "memory.max" } else { "memory.limit_in_bytes" },
-                bytes,
-            ));
-            match (memory.swap(), v2) {
-                (Some(-1), true) => files.push(limit("--memory-swap", "memory.swap.max", "max")),
-                (Some(-1), false) => files.push(limit("--memory-swap", "memory.memsw.limit_in_bytes", -1)),
-                // v2 limits swap alone; the option (like v1) means memory plus swap.
-                (Some(total), true) => files.push(limit("--memory-swap", "memory.swap.max", total - bytes)),
-                (Some(total), false) => files.push(limit("--memory-swap", "memory.memsw.limit_in_bytes", total)),
-                (None, _) => {}
-            }
-        }
-    }
-    if let Some(pids) = resources.pids() {
-        files.push(limit("--pids-limit", "pids.max", pids.limit()));
-    }
-    if let Some(cpu) = resources.cpu() {
-        if let (Some(quota), Some(period)) = (cpu.quota(), cpu.period()) {
-            if v2 {
-                files.push(limit("--cpus", "cpu.max", format!("{quota} {period}")));
-            } else {
-                files.push(limit("--cpus", "cpu.cfs_period_us", period));
-                files.push(limit("--cpus", "cpu.cfs_quota_us", quota));
-            }
-        }
-        match (
-            v2,
-            resources.unified().as_ref().and_then(|u| u.get("cpu.weight")),
-            cpu.shares(),
-        ) {
-            (true, Some(weight), _) => files.push(limit("--cpu-weight", "cpu.weight", weight)),
-            (false, _, Some(shares)) => files.push(limit("--cpu-weight", "cpu.shares", shares)),
-            _ => {}
-        }
-    }
-    files
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,48 +79,29 @@ mod tests {
         }
     }
 
-    fn files(resources: &LinuxResources, v2: bool) -> Vec<(&'static str, String)> {
-        limit_files(resources, v2)
-            .into_iter()
-            .map(|f| (f.file, f.value))
-            .collect()
-    }
-
     #[test]
     fn no_options_no_resources() {
         assert!(from_args(&ResourceArgs::default()).unwrap().is_none());
     }
 
     #[test]
-    fn v1_and_v2_files() {
+    fn resources_of_the_options() {
         let r = from_args(&args(Some(32 << 20), Some(64 << 20), Some(20), Some(0.5), Some(200)))
             .unwrap()
             .unwrap();
+        let memory = r.memory().as_ref().unwrap();
+        assert_eq!((memory.limit(), memory.swap()), (Some(32 << 20), Some(64 << 20)));
+        assert_eq!(r.pids().as_ref().unwrap().limit(), 20);
+        let cpu = r.cpu().as_ref().unwrap();
         assert_eq!(
-            files(&r, true),
-            [
-                ("memory.max", "33554432".to_owned()),
-                ("memory.swap.max", "33554432".to_owned()),
-                ("pids.max", "20".to_owned()),
-                ("cpu.max", "50000 100000".to_owned()),
-                ("cpu.weight", "200".to_owned()),
-            ]
+            (cpu.quota(), cpu.period(), cpu.shares()),
+            (Some(50000), Some(100000), Some(2048))
         );
-        assert_eq!(
-            files(&r, false),
-            [
-                ("memory.limit_in_bytes", "33554432".to_owned()),
-                ("memory.memsw.limit_in_bytes", "67108864".to_owned()),
-                ("pids.max", "20".to_owned()),
-                ("cpu.cfs_period_us", "100000".to_owned()),
-                ("cpu.cfs_quota_us", "50000".to_owned()),
-                ("cpu.shares", "2048".to_owned()),
-            ]
-        );
+        assert_eq!(r.unified().as_ref().unwrap()["cpu.weight"], "200");
         let unlimited_swap = from_args(&args(Some(1 << 20), Some(-1), None, None, None))
             .unwrap()
             .unwrap();
-        assert_eq!(files(&unlimited_swap, true)[1], ("memory.swap.max", "max".to_owned()));
+        assert_eq!(unlimited_swap.memory().as_ref().unwrap().swap(), Some(-1));
     }
 
     #[test]

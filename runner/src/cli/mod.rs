@@ -1,11 +1,13 @@
-//! The command line (runner, unprivileged). Parsing only: each value is
-//! checked for shape here, and turned into the container's OCI spec in
-//! `spec.rs`.
+//! The command line (runner, unprivileged): the front end of `burrow run`,
+//! and the only room that knows clap and the options' names. The clap types
+//! are here, each value checked for shape; run.rs turns them into the
+//! container's OCI spec and starts it.
 
 pub mod confinement;
 pub mod limits;
 pub mod net;
 pub mod resources;
+pub mod run;
 pub mod security;
 
 use crate::cli::net::NetMode;

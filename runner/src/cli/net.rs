@@ -1,16 +1,10 @@
 //! The container's network as the user asked for it (runner, unprivileged;
 //! pure): `--net none|host|bridge:BRIDGE` and the per-interface options that
-//! follow a `--net bridge:`, checked and carried in the spec's annotations.
+//! follow a `--net bridge:`, checked here and carried in the spec's
+//! annotations (spec/annotations.rs).
 
+use crate::spec::annotations::{Interface, check_interface_name, parse_address, parse_mac, parse_mtu};
 use clap::ArgMatches;
-use std::collections::HashMap;
-use std::fmt;
-use std::net::IpAddr;
-
-/// Annotation prefix of interface N (`run.burrow.net.0`, ...).
-const INTERFACE_ANNOTATION: &str = "run.burrow.net.";
-/// Annotation holding the `--dns` servers, space-separated.
-pub const DNS_ANNOTATION: &str = "run.burrow.dns";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NetMode {
@@ -38,18 +32,6 @@ impl NetMode {
     }
 }
 
-/// One interface on a bridge, as the child configures it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Interface {
-    pub bridge: String,
-    /// Its name inside the container.
-    pub name: String,
-    pub addresses: Vec<(IpAddr, u8)>,
-    pub gateways: Vec<IpAddr>,
-    pub mac: Option<[u8; 6]>,
-    pub mtu: Option<u32>,
-}
-
 /// The interface options, by clap id, each applying to the nearest
 /// `--net bridge:` before it.
 const INTERFACE_OPTIONS: &[&str] = &["ip", "gateway", "mac", "mtu", "net_name"];
@@ -64,11 +46,7 @@ pub fn from_matches(matches: &ArgMatches) -> Result<(NetMode, Vec<Interface>), S
                 *index,
                 Interface {
                     bridge: bridge.clone(),
-                    name: String::new(),
-                    addresses: Vec::new(),
-                    gateways: Vec::new(),
-                    mac: None,
-                    mtu: None,
+                    ..Interface::default()
                 },
             )),
             other if modes.len() > 1 => {
@@ -171,142 +149,14 @@ fn check_interfaces(interfaces: &[Interface]) -> Result<(), String> {
     Ok(())
 }
 
-/// A Linux interface name: 1 to 15 bytes, no '/', ':', whitespace, not "." or "..".
-pub fn check_interface_name(name: &str) -> Result<(), String> {
-    // The same rule the helper applies to a bridge name: one place for it.
-    if burrow_shared::request::valid_ifname(name) {
-        Ok(())
-    } else {
-        Err(format!("{name:?} is not a valid interface name"))
-    }
-}
-
-fn parse_address(text: &str) -> Result<(IpAddr, u8), String> {
-    let (address, prefix) = text.split_once('/').ok_or("expected ADDRESS/PREFIX")?;
-    let address: IpAddr = address.parse().map_err(|_| "not an IP address")?;
-    let max = if address.is_ipv4() { 32 } else { 128 };
-    match burrow_shared::ids::parse_decimal_u32(prefix) {
-        Some(prefix) if prefix <= max => Ok((address, prefix as u8)),
-        _ => Err(format!("prefix must be 0 to {max}")),
-    }
-}
-
-fn parse_mac(text: &str) -> Result<[u8; 6], String> {
-    let octets: Vec<u8> = text
-        .split(':')
-        .map(|octet| match octet.len() {
-            2 => u8::from_str_radix(octet, 16).ok(),
-            _ => None,
-        })
-        .collect::<Option<_>>()
-        .ok_or("expected six hex octets like 02:00:00:00:00:01")?;
-    let mac: [u8; 6] = octets
-        .try_into()
-        .map_err(|_| "expected six hex octets like 02:00:00:00:00:01")?;
-    if mac[0] & 1 == 1 {
-        return Err("a multicast address cannot be an interface's".to_owned());
-    }
-    if mac == [0; 6] {
-        return Err("the all-zero address cannot be an interface's".to_owned());
-    }
-    Ok(mac)
-}
-
-fn parse_mtu(text: &str) -> Result<u32, String> {
-    match burrow_shared::ids::parse_decimal_u32(text) {
-        Some(mtu @ 68..=65535) => Ok(mtu),
-        _ => Err("must be 68 to 65535".to_owned()),
-    }
-}
-
-impl fmt::Display for Interface {
-    /// The annotation form: space-separated `key=value`; no value has spaces.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "bridge={} name={}", self.bridge, self.name)?;
-        for (address, prefix) in &self.addresses {
-            write!(f, " ip={address}/{prefix}")?;
-        }
-        for gateway in &self.gateways {
-            write!(f, " gateway={gateway}")?;
-        }
-        if let Some(m) = self.mac {
-            write!(
-                f,
-                " mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-                m[0], m[1], m[2], m[3], m[4], m[5]
-            )?;
-        }
-        if let Some(mtu) = self.mtu {
-            write!(f, " mtu={mtu}")?;
-        }
-        Ok(())
-    }
-}
-
-impl Interface {
-    fn from_annotation(text: &str) -> Option<Interface> {
-        let mut interface = Interface {
-            bridge: String::new(),
-            name: String::new(),
-            addresses: Vec::new(),
-            gateways: Vec::new(),
-            mac: None,
-            mtu: None,
-        };
-        for field in text.split(' ') {
-            let (key, value) = field.split_once('=')?;
-            match key {
-                "bridge" => interface.bridge = value.to_owned(),
-                "name" => interface.name = value.to_owned(),
-                "ip" => interface.addresses.push(parse_address(value).ok()?),
-                "gateway" => interface.gateways.push(value.parse().ok()?),
-                "mac" => interface.mac = Some(parse_mac(value).ok()?),
-                "mtu" => interface.mtu = Some(parse_mtu(value).ok()?),
-                _ => return None,
-            }
-        }
-        Some(interface)
-    }
-}
-
-/// Adds the interfaces and DNS servers to the spec's annotations.
-pub fn annotate(annotations: &mut HashMap<String, String>, interfaces: &[Interface], dns: &[IpAddr]) {
-    for (i, interface) in interfaces.iter().enumerate() {
-        annotations.insert(format!("{INTERFACE_ANNOTATION}{i}"), interface.to_string());
-    }
-    if !dns.is_empty() {
-        let servers: Vec<String> = dns.iter().map(IpAddr::to_string).collect();
-        annotations.insert(DNS_ANNOTATION.to_owned(), servers.join(" "));
-    }
-}
-
-/// The interfaces the spec's annotations carry, in order.
-pub fn interfaces(annotations: Option<&HashMap<String, String>>) -> Vec<Interface> {
-    let Some(annotations) = annotations else {
-        return Vec::new();
-    };
-    (0..)
-        .map_while(|i| annotations.get(&format!("{INTERFACE_ANNOTATION}{i}")))
-        .filter_map(|text| Interface::from_annotation(text))
-        .collect()
-}
-
-/// The contents of /etc/resolv.conf for `--dns`, if any was given.
-pub fn resolv_conf(annotations: Option<&HashMap<String, String>>) -> Option<String> {
-    let servers = annotations?.get(DNS_ANNOTATION)?;
-    Some(
-        servers
-            .split(' ')
-            .map(|server| format!("nameserver {server}\n"))
-            .collect(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::Cli;
+    use crate::spec::annotations::Extensions;
     use clap::{CommandFactory, FromArgMatches};
+    use std::collections::HashMap;
+    use std::net::IpAddr;
 
     fn parse(args: &[&str]) -> Result<(NetMode, Vec<Interface>), String> {
         let mut argv = vec!["burrow", "run"];
@@ -346,12 +196,14 @@ mod tests {
         assert_eq!(interfaces[1].name, "uplink");
         assert_eq!(interfaces[1].mtu, Some(1400));
         assert_eq!(interfaces[1].mac, Some([2, 0, 0, 0, 0, 1]));
-        for interface in &interfaces {
-            assert_eq!(
-                Interface::from_annotation(&interface.to_string()).as_ref(),
-                Some(interface)
-            );
-        }
+        // Through the annotations and back.
+        let extensions = Extensions {
+            interfaces: interfaces.clone(),
+            ..Extensions::default()
+        };
+        let mut annotations = HashMap::new();
+        extensions.encode(&mut annotations);
+        assert_eq!(Extensions::decode(Some(&annotations)).unwrap().interfaces, interfaces);
     }
 
     #[test]
@@ -432,20 +284,5 @@ mod tests {
         // A default name skips the names given explicitly.
         let (_, named) = parse(&["--net", "bridge:a", "--net-name", "eth1", "--net", "bridge:b"]).unwrap();
         assert_eq!([named[0].name.as_str(), named[1].name.as_str()], ["eth1", "eth0"]);
-    }
-
-    #[test]
-    fn resolv_conf_from_dns() {
-        let mut annotations = HashMap::new();
-        annotate(
-            &mut annotations,
-            &[],
-            &["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
-        );
-        assert_eq!(
-            resolv_conf(Some(&annotations)).unwrap(),
-            "nameserver 10.0.0.1\nnameserver fd00::1\n"
-        );
-        assert_eq!(resolv_conf(None), None);
     }
 }

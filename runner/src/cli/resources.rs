@@ -1,5 +1,5 @@
 //! `burrow run`'s resource-limit options (runner, unprivileged; parsing
-//! only). They become the spec's `linux.resources` (resources.rs), written
+//! only). They become the spec's `linux.resources` (limits.rs), written
 //! into the container's own cgroup below the one burrow-helper delegates.
 
 use clap::Args;

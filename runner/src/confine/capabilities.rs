@@ -1,10 +1,9 @@
-//! The container's capabilities. The runner (unprivileged) turns
-//! `--cap-add`/`--cap-drop` into the spec's five sets; the child (root of its
-//! user namespace, all capabilities in it until here) applies them. Untrusted
-//! input: capability names on the command line, checked against the caps
-//! crate's list.
+//! The container's capabilities, as the spec's five sets say (the front end
+//! fills them in: cli/security.rs). The child (root of its user namespace,
+//! all capabilities in it until here) applies them. Untrusted input: the
+//! capability names in the spec, checked against the caps crate's list.
 //!
-//! Defaults, as podman's: bounding = permitted = effective = CHOWN,
+//! Defaults (spec/defaults.rs), as podman's: bounding = permitted = effective = CHOWN,
 //! DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETFCAP, SETGID,
 //! SETPCAP, SETUID, SYS_CHROOT; inheritable and ambient empty. A non-empty
 //! inheritable set would let a non-root process in the container gain file
@@ -24,115 +23,13 @@ use crate::sys::caps::capset;
 use crate::sys::prctl;
 use caps::Capability;
 use caps::CapsHashSet;
-use oci_spec::runtime::{Capabilities, LinuxCapabilities, LinuxCapabilitiesBuilder};
+use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 use std::io;
 use std::str::FromStr;
-
-/// podman's default set (containers.conf `default_capabilities`).
-pub const DEFAULT: &[Capability] = &[
-    Capability::CAP_CHOWN,
-    Capability::CAP_DAC_OVERRIDE,
-    Capability::CAP_FOWNER,
-    Capability::CAP_FSETID,
-    Capability::CAP_KILL,
-    Capability::CAP_NET_BIND_SERVICE,
-    Capability::CAP_SETFCAP,
-    Capability::CAP_SETGID,
-    Capability::CAP_SETPCAP,
-    Capability::CAP_SETUID,
-    Capability::CAP_SYS_CHROOT,
-];
 
 /// A capability name as given: `CAP_NET_RAW`, `NET_RAW` or `net_raw`.
 pub fn parse_name(text: &str) -> Result<Capability, String> {
     Capability::from_str(&caps::to_canonical(text)).map_err(|_| format!("unknown capability {text:?}"))
-}
-
-/// A `--cap-add`/`--cap-drop` value: a capability or ALL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapArg {
-    All,
-    One(Capability),
-}
-
-impl CapArg {
-    pub fn parse(text: &str) -> Result<CapArg, String> {
-        if text.eq_ignore_ascii_case("all") {
-            Ok(CapArg::All)
-        } else {
-            parse_name(text).map(CapArg::One)
-        }
-    }
-}
-
-/// The capabilities this kernel knows (those whose bounding bit it reports).
-pub fn supported() -> CapsHashSet {
-    caps::runtime::thread_all_supported()
-}
-
-/// The container's capabilities from the defaults and the options: ALL in
-/// `--cap-drop` starts from none, ALL in `--cap-add` from every capability
-/// the kernel supports; then the named ones are added and dropped.
-pub fn resolve(add: &[CapArg], drop: &[CapArg], supported: &CapsHashSet) -> Result<CapsHashSet, String> {
-    let add_all = add.contains(&CapArg::All);
-    let drop_all = drop.contains(&CapArg::All);
-    if add_all && drop_all {
-        return Err("--cap-add ALL and --cap-drop ALL contradict each other".to_owned());
-    }
-    let named = |list: &[CapArg]| -> CapsHashSet {
-        list.iter()
-            .filter_map(|c| match c {
-                CapArg::One(cap) => Some(*cap),
-                CapArg::All => None,
-            })
-            .collect()
-    };
-    let (added, dropped) = (named(add), named(drop));
-    if let Some(both) = sorted(&added).into_iter().find(|c| dropped.contains(c)) {
-        return Err(format!("{both} is both in --cap-add and in --cap-drop"));
-    }
-    if let Some(unsupported) = sorted(&added).into_iter().find(|c| !supported.contains(c)) {
-        return Err(format!("{unsupported} is not supported by this kernel"));
-    }
-    let mut set: CapsHashSet = if drop_all {
-        CapsHashSet::new()
-    } else if add_all {
-        supported.clone()
-    } else {
-        DEFAULT.iter().copied().collect()
-    };
-    set.extend(added);
-    set.retain(|c| !dropped.contains(c));
-    Ok(set)
-}
-
-/// In kernel order, for stable messages.
-fn sorted(set: &CapsHashSet) -> Vec<Capability> {
-    let mut list: Vec<Capability> = set.iter().copied().collect();
-    list.sort_by_key(|c| c.index());
-    list
-}
-
-fn oci_set(set: &CapsHashSet) -> Result<Capabilities, String> {
-    set.iter()
-        .map(|c| {
-            let text = format!("\"{c}\"");
-            serde_json::from_str(&text).map_err(|e| format!("capability {c}: {e}"))
-        })
-        .collect()
-}
-
-/// The spec's five sets for a container whose root holds `set`.
-pub fn to_spec(set: &CapsHashSet) -> Result<LinuxCapabilities, String> {
-    let full = oci_set(set)?;
-    LinuxCapabilitiesBuilder::default()
-        .bounding(full.clone())
-        .permitted(full.clone())
-        .effective(full)
-        .inheritable(Capabilities::new())
-        .ambient(Capabilities::new())
-        .build()
-        .map_err(|e| e.to_string())
 }
 
 /// The five sets, as caps-crate values, back from the spec.
@@ -199,10 +96,8 @@ pub fn apply(capabilities: &LinuxCapabilities) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn all_41() -> CapsHashSet {
-        caps::all().into_iter().collect()
-    }
+    use crate::spec::defaults;
+    use oci_spec::runtime::LinuxCapabilitiesBuilder;
 
     #[test]
     fn names_in_every_spelling() {
@@ -210,53 +105,29 @@ mod tests {
         assert_eq!(parse_name("net_raw"), Ok(Capability::CAP_NET_RAW));
         assert_eq!(parse_name("NET_RAW"), Ok(Capability::CAP_NET_RAW));
         assert_eq!(parse_name("CAP_FOO"), Err("unknown capability \"CAP_FOO\"".to_owned()));
-        assert_eq!(CapArg::parse("all"), Ok(CapArg::All));
     }
 
     #[test]
     fn default_mask_is_podmans() {
-        let set = resolve(&[], &[], &all_41()).unwrap();
-        assert_eq!(mask(&set), 0x8004_05fb);
-    }
-
-    #[test]
-    fn add_and_drop() {
-        let supported = all_41();
-        let one = |c| CapArg::One(c);
-        let set = resolve(
-            &[one(Capability::CAP_NET_RAW)],
-            &[one(Capability::CAP_KILL)],
-            &supported,
-        )
-        .unwrap();
-        assert!(set.contains(&Capability::CAP_NET_RAW) && !set.contains(&Capability::CAP_KILL));
-        assert_eq!(set.len(), DEFAULT.len());
-        let set = resolve(&[one(Capability::CAP_KILL)], &[CapArg::All], &supported).unwrap();
-        assert_eq!(set, CapsHashSet::from([Capability::CAP_KILL]));
-        let set = resolve(&[CapArg::All], &[one(Capability::CAP_SYS_ADMIN)], &supported).unwrap();
-        assert_eq!(set.len(), 40);
-        assert_eq!(
-            resolve(&[one(Capability::CAP_KILL)], &[one(Capability::CAP_KILL)], &supported).unwrap_err(),
-            "CAP_KILL is both in --cap-add and in --cap-drop"
-        );
-        assert_eq!(
-            resolve(&[CapArg::All], &[CapArg::All], &supported).unwrap_err(),
-            "--cap-add ALL and --cap-drop ALL contradict each other"
-        );
-        let old_kernel: CapsHashSet = DEFAULT.iter().copied().collect();
-        assert_eq!(
-            resolve(&[one(Capability::CAP_BPF)], &[], &old_kernel).unwrap_err(),
-            "CAP_BPF is not supported by this kernel"
-        );
+        assert_eq!(mask(&defaults::CAPABILITIES.iter().copied().collect()), 0x8004_05fb);
     }
 
     #[test]
     fn spec_sets_round_trip() {
-        let set = resolve(&[], &[], &all_41()).unwrap();
-        let spec = to_spec(&set).unwrap();
+        let set: CapsHashSet = defaults::CAPABILITIES.iter().copied().collect();
+        let oci: Capabilities = set
+            .iter()
+            .map(|c| serde_json::from_str(&format!("\"{c}\"")).unwrap())
+            .collect();
+        let spec = LinuxCapabilitiesBuilder::default()
+            .bounding(oci.clone())
+            .effective(oci)
+            .inheritable(Capabilities::new())
+            .build()
+            .unwrap();
         assert_eq!(from_oci(spec.bounding()).unwrap(), set);
         assert_eq!(from_oci(spec.effective()).unwrap(), set);
         assert!(from_oci(spec.inheritable()).unwrap().is_empty());
-        assert!(from_oci(spec.ambient()).unwrap().is_empty());
+        assert!(from_oci(&None).unwrap().is_empty());
     }
 }

@@ -1,8 +1,8 @@
-//! `--landlock`: defence in depth against a mount-namespace escape or a
+//! Landlock (`run.burrow.landlock`): defence in depth against a mount-namespace escape or a
 //! leaked host fd (runner's child, after pivot_root; the runner only checks
 //! that the kernel has Landlock). Rules are on inodes, not on mount points:
 //! the container's root directory (read-write, or read-only with
-//! `--read-only`) and each mount in the spec, bind sources with their own
+//! `root.readonly`) and each mount in the spec, bind sources with their own
 //! mode (read-only binds read-only). Whatever path leads to a file outside
 //! those trees (a directory fd from the host, a /proc magic link, another
 //! mount namespace) is refused with EACCES, and a process under Landlock
@@ -21,25 +21,17 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-/// Annotation saying the container runs under Landlock.
-pub const ANNOTATION: &str = "run.burrow.landlock";
-
 const TESTED_ABI: ABI = ABI::V7;
 
-pub fn enabled(spec: &Spec) -> bool {
-    spec.annotations()
-        .as_ref()
-        .is_some_and(|a| a.get(ANNOTATION).map(String::as_str) == Some("true"))
-}
-
-/// Checks, in the runner, that the kernel enforces Landlock.
+/// Checks, in the runner, that the kernel enforces Landlock; the error
+/// says why not.
 pub fn check_available() -> Result<(), String> {
     if let Err(error) = crate::sys::landlock::abi_version() {
         let why = match error.raw_os_error() {
             Some(libc::EOPNOTSUPP) => "Landlock is disabled on this kernel (it is not in the boot lsm= list)",
             _ => "this kernel does not support Landlock",
         };
-        return Err(format!("--landlock: {why}: {error}"));
+        return Err(format!("{why}: {error}"));
     }
     Ok(())
 }

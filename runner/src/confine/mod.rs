@@ -4,7 +4,7 @@
 //!
 //! With no_new_privs (the default), as late as possible and seccomp last:
 //! rlimits, capabilities (rlimits.rs, capabilities.rs), no_new_privs,
-//! Landlock (landlock_rules.rs), seccomp (seccomp.rs).
+//! Landlock (landlock.rs), seccomp (seccomp/).
 //!
 //! Without it, Landlock and seccomp need CAP_SYS_ADMIN in the container's
 //! namespace, which the capability step may drop: as runc does, they come
@@ -79,12 +79,12 @@ pub fn compile_seccomp(spec: &Spec) -> Result<Option<Program>, Failure> {
 }
 
 /// Applies the spec's confinement to the calling (child) process, with
-/// `filter` as `compile_seccomp` returned it.
-pub fn apply(spec: &Spec, filter: Result<Option<Program>, Failure>) -> Result<(), Failure> {
+/// `filter` as `compile_seccomp` returned it, and Landlock if `landlock`
+/// (the spec's `run.burrow.landlock`, which the caller decoded).
+pub fn apply(spec: &Spec, landlock: bool, filter: Result<Option<Program>, Failure>) -> Result<(), Failure> {
     let process = spec.process().as_ref();
     let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
     let filter = filter?;
-    let landlock = landlock::enabled(spec);
     let capabilities = || match process.and_then(|p| p.capabilities().as_ref()) {
         Some(sets) => capabilities::apply(sets),
         None => Ok(()),

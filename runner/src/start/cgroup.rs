@@ -13,7 +13,6 @@
 //! policy (world-readable) first and skips the helper when no rule can name
 //! the caller: the helper would refuse, and checks everything itself anyway.
 
-use crate::cli::limits::limit_files;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::start::helper_client::{self, Pending};
@@ -305,7 +304,7 @@ impl Cgroup {
         self.leaves.iter().filter(|leaf| !is_cgroup2(leaf)).cloned().collect()
     }
 
-    /// `--cgroup-parent`: the child's leaves become D/PARENT/NAME, which the
+    /// `linux.cgroupsPath` PARENT: the child's leaves become D/PARENT/NAME, which the
     /// caller may make since it owns D: it is moved there from the helper's
     /// cgroup2 leaf D/NAME, and will join the v1 ones; the helper's leaves
     /// are removed.
@@ -327,7 +326,7 @@ impl Cgroup {
     /// Writes each limit into every leaf that has its file; a limit no
     /// hierarchy can hold is an error naming the missing controller.
     fn write_limits(&self, resources: &LinuxResources) -> Result<()> {
-        // (option, controller, file) of each limit a leaf lacked; the options
+        // (field, controller, file) of each limit a leaf lacked; the fields
         // and controllers some leaf did have.
         let mut missing = Vec::new();
         let (mut written, mut controllers) = (Vec::new(), Vec::new());
@@ -335,7 +334,7 @@ impl Cgroup {
             for limit in limit_files(resources, is_cgroup2(leaf)) {
                 let path = leaf.join(limit.file);
                 if !path.exists() {
-                    missing.push((limit.option, limit.controller, limit.file));
+                    missing.push((limit.field, limit.controller, limit.file));
                     continue;
                 }
                 std::fs::write(&path, &limit.value).map_err(|e| {
@@ -344,19 +343,19 @@ impl Cgroup {
                         // cgroup v1 refuses a value above the delegated cgroup's own.
                         Some(libc::EINVAL) => Error::usage(format!(
                             "{what}: {e}; is {} above the ceiling root set in /etc/burrow/cgroup?",
-                            limit.option
+                            limit.field
                         )),
                         _ => Error::os(what, e),
                     }
                 })?;
-                written.push(limit.option);
+                written.push(limit.field);
                 controllers.push(limit.controller);
             }
         }
-        match missing.into_iter().find(|(option, ..)| !written.contains(option)) {
+        match missing.into_iter().find(|(field, ..)| !written.contains(field)) {
             None => Ok(()),
-            Some((option, controller, file)) if controllers.contains(&controller) => Err(Error::usage(format!(
-                "{option} cannot be applied: the cgroup delegated to you has no {file} \
+            Some((field, controller, file)) if controllers.contains(&controller) => Err(Error::usage(format!(
+                "{field} cannot be applied: the cgroup delegated to you has no {file} \
                  (memory plus swap needs the kernel's swap accounting)"
             ))),
             Some((_, controller, _)) => Err(Error::usage(format!(
@@ -376,6 +375,83 @@ impl Cgroup {
             }
         }
     }
+}
+
+/// The spec's fields a limit comes from, as config.json names them.
+const MEMORY: &str = "linux.resources.memory.limit";
+const SWAP: &str = "linux.resources.memory.swap";
+const PIDS: &str = "linux.resources.pids.limit";
+const CPU_QUOTA: &str = "linux.resources.cpu.quota";
+/// The CPU weight: cpu.shares on cgroup v1, unified cpu.weight on v2 (the
+/// spec has both, spec/validate.rs); one setting, so one name: a leaf of
+/// either version holding it is enough.
+const WEIGHT: &str = "linux.resources.cpu.shares";
+
+/// One limit as a cgroup file: the spec's field that asked for it, the
+/// controller it needs, the file, the value.
+#[derive(Debug, PartialEq, Eq)]
+struct LimitFile {
+    field: &'static str,
+    controller: &'static str,
+    file: &'static str,
+    value: String,
+}
+
+fn limit(field: &'static str, file: &'static str, value: impl ToString) -> LimitFile {
+    let controller = file.split('.').next().unwrap_or(file);
+    LimitFile {
+        field,
+        controller,
+        file,
+        value: value.to_string(),
+    }
+}
+
+/// The files holding `resources` in a cgroup of that version, in the order
+/// they must be written (v1: the memory limit before memory+swap, the CFS
+/// period before the quota).
+fn limit_files(resources: &LinuxResources, v2: bool) -> Vec<LimitFile> {
+    let mut files = Vec::new();
+    if let Some(memory) = resources.memory() {
+        if let Some(bytes) = memory.limit() {
+            files.push(limit(
+                MEMORY,
+                if v2 { "memory.max" } else { "memory.limit_in_bytes" },
+                bytes,
+            ));
+            match (memory.swap(), v2) {
+                (Some(-1), true) => files.push(limit(SWAP, "memory.swap.max", "max")),
+                (Some(-1), false) => files.push(limit(SWAP, "memory.memsw.limit_in_bytes", -1)),
+                // v2 limits swap alone; the option (like v1) means memory plus swap.
+                (Some(total), true) => files.push(limit(SWAP, "memory.swap.max", total - bytes)),
+                (Some(total), false) => files.push(limit(SWAP, "memory.memsw.limit_in_bytes", total)),
+                (None, _) => {}
+            }
+        }
+    }
+    if let Some(pids) = resources.pids() {
+        files.push(limit(PIDS, "pids.max", pids.limit()));
+    }
+    if let Some(cpu) = resources.cpu() {
+        if let (Some(quota), Some(period)) = (cpu.quota(), cpu.period()) {
+            if v2 {
+                files.push(limit(CPU_QUOTA, "cpu.max", format!("{quota} {period}")));
+            } else {
+                files.push(limit(CPU_QUOTA, "cpu.cfs_period_us", period));
+                files.push(limit(CPU_QUOTA, "cpu.cfs_quota_us", quota));
+            }
+        }
+        match (
+            v2,
+            resources.unified().as_ref().and_then(|u| u.get("cpu.weight")),
+            cpu.shares(),
+        ) {
+            (true, Some(weight), _) => files.push(limit(WEIGHT, "cpu.weight", weight)),
+            (false, _, Some(shares)) => files.push(limit(WEIGHT, "cpu.shares", shares)),
+            _ => {}
+        }
+    }
+    files
 }
 
 fn remove_leaf(leaf: &Path) -> io::Result<()> {
@@ -454,6 +530,8 @@ fn leaf_pid(name: &str) -> Option<libc::pid_t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::runtime::{LinuxCpuBuilder, LinuxMemoryBuilder, LinuxPidsBuilder, LinuxResourcesBuilder};
+    use std::collections::HashMap;
 
     #[test]
     fn owned_ancestor_is_the_topmost_owned_one() {
@@ -472,6 +550,61 @@ mod tests {
         // a's cgroup.procs is not the caller's (here: missing): b is the top.
         assert_eq!(owned_ancestor(&dir, "/a/b/c", me), Some(dir.join("a/b")));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn files(resources: &LinuxResources, v2: bool) -> Vec<(&'static str, String)> {
+        limit_files(resources, v2)
+            .into_iter()
+            .map(|f| (f.file, f.value))
+            .collect()
+    }
+
+    #[test]
+    fn v1_and_v2_files() {
+        let memory = LinuxMemoryBuilder::default()
+            .limit(32 << 20)
+            .swap(64 << 20)
+            .build()
+            .unwrap();
+        let cpu = LinuxCpuBuilder::default()
+            .quota(50000)
+            .period(100000u64)
+            .shares(2048u64)
+            .build()
+            .unwrap();
+        let r = LinuxResourcesBuilder::default()
+            .memory(memory)
+            .pids(LinuxPidsBuilder::default().limit(20).build().unwrap())
+            .cpu(cpu)
+            .unified(HashMap::from([("cpu.weight".to_owned(), "200".to_owned())]))
+            .build()
+            .unwrap();
+        assert_eq!(
+            files(&r, true),
+            [
+                ("memory.max", "33554432".to_owned()),
+                ("memory.swap.max", "33554432".to_owned()),
+                ("pids.max", "20".to_owned()),
+                ("cpu.max", "50000 100000".to_owned()),
+                ("cpu.weight", "200".to_owned()),
+            ]
+        );
+        assert_eq!(
+            files(&r, false),
+            [
+                ("memory.limit_in_bytes", "33554432".to_owned()),
+                ("memory.memsw.limit_in_bytes", "67108864".to_owned()),
+                ("pids.max", "20".to_owned()),
+                ("cpu.cfs_period_us", "100000".to_owned()),
+                ("cpu.cfs_quota_us", "50000".to_owned()),
+                ("cpu.shares", "2048".to_owned()),
+            ]
+        );
+        let fields: Vec<&str> = limit_files(&r, true).iter().map(|f| f.field).collect();
+        assert_eq!(fields, [MEMORY, SWAP, PIDS, CPU_QUOTA, WEIGHT]);
+        let unlimited = LinuxMemoryBuilder::default().limit(1 << 20).swap(-1).build().unwrap();
+        let unlimited_swap = LinuxResourcesBuilder::default().memory(unlimited).build().unwrap();
+        assert_eq!(files(&unlimited_swap, true)[1], ("memory.swap.max", "max".to_owned()));
     }
 
     #[test]

@@ -30,9 +30,10 @@
 //! moment for one that has just ended).
 
 use crate::child;
-use crate::cli::net;
 use crate::error::{Context, Error, Result};
 use crate::spec;
+use crate::spec::annotations::Extensions;
+use crate::spec::validate;
 use crate::start::cgroup::{self, Cgroup};
 use crate::start::helper_client;
 use crate::start::idmap::{self, Caller};
@@ -46,9 +47,13 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+/// Starts the container `spec` describes and supervises it; its status is
+/// burrow's. The spec is validated first (spec/validate.rs): nothing starts
+/// for a spec with a field burrow cannot apply or a malformed annotation.
 pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
+    let extensions = validate::validate(spec)?;
     let mut cgroup = None;
-    let result = run_with(spec, caller, &mut cgroup);
+    let result = run_with(spec, &extensions, caller, &mut cgroup);
     if let Some(cgroup) = cgroup {
         cgroup.remove();
     }
@@ -56,7 +61,7 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
 }
 
 /// Steps 1 to 7; the container's cgroup, once made, is recorded in `cgroup`.
-fn run_with(spec: &Spec, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result<i32> {
+fn run_with(spec: &Spec, extensions: &Extensions, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result<i32> {
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "creating the netpipe".to_owned())?;
@@ -67,14 +72,21 @@ fn run_with(spec: &Spec, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result
     let child = match clone.context(|| "starting the container process".to_owned())? {
         None => {
             drop((parent_end, netpipe_write, own_leaf));
-            child::run(spec, child_end, netpipe_read, &signals.original_mask)
+            child::run(spec, extensions, child_end, netpipe_read, &signals.original_mask)
         }
         Some(child) => child,
     };
     drop((child_end, netpipe_read));
     let placed = own_leaf.is_some();
     drop(own_leaf);
-    match start(spec, caller, &child, &parent_end, netpipe_write, (cgroup, placed)) {
+    match start(
+        (spec, extensions),
+        caller,
+        &child,
+        &parent_end,
+        netpipe_write,
+        (cgroup, placed),
+    ) {
         Ok(()) => {
             drop(parent_end);
             supervise::wait(&child, &signals).context(|| "supervising the container".to_owned())
@@ -107,7 +119,7 @@ fn clone_flags(spec: &Spec) -> u64 {
 /// soon as it exists, for removal; `placed`: the clone started the child in
 /// it already.
 fn start(
-    spec: &Spec,
+    (spec, extensions): (&Spec, &Extensions),
     caller: &Caller,
     child: &Child,
     channel: &Channel,
@@ -126,7 +138,7 @@ fn start(
     // oci-spec fills in a default resources section: only limits count.
     let resources = resources.filter(|r| r.memory().is_some() || r.pids().is_some() || r.cpu().is_some());
     let cgroup_parent = cgroup_parent(spec);
-    let interfaces = net::interfaces(spec.annotations().as_ref());
+    let interfaces = &extensions.interfaces;
 
     // Step 4: start everything, then wait for everything before any
     // failure is reported, so that no helper outlives this and every leaf
@@ -219,7 +231,7 @@ fn open_netns(proc_dir: BorrowedFd) -> Result<OwnedFd> {
         .context(|| "opening the container's ns/net".to_owned())
 }
 
-/// `--cgroup-parent`, carried as the spec's relative `linux.cgroupsPath`.
+/// The spec's `linux.cgroupsPath`: a name below the delegated cgroup.
 fn cgroup_parent(spec: &Spec) -> Option<String> {
     let path = spec.linux().as_ref()?.cgroups_path().as_ref()?;
     path.to_str().map(str::to_owned)

@@ -71,10 +71,10 @@ fn decode() -> Program {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::confine::capabilities;
     use crate::confine::seccomp::compile;
     use crate::confine::seccomp::profile;
     use crate::confine::seccomp::tests::default_profile;
+    use crate::spec::defaults;
     use caps::Capability;
 
     fn encode(program: &[sock_filter]) -> Vec<u8> {
@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn the_files_are_what_the_default_profile_compiles_to() {
-        let section = default_profile(capabilities::DEFAULT);
+        let section = default_profile(defaults::CAPABILITIES);
         let mut json = serde_json::to_vec(&section).unwrap();
         json.push(b'\n');
         let program = encode(&compile(&section).unwrap());
@@ -114,19 +114,19 @@ mod tests {
     #[test]
     fn other_sections_are_compiled() {
         let without = |cap| {
-            capabilities::DEFAULT
+            defaults::CAPABILITIES
                 .iter()
                 .copied()
                 .filter(|&c| c != cap)
                 .collect::<Vec<_>>()
         };
-        let mut admin = capabilities::DEFAULT.to_vec();
+        let mut admin = defaults::CAPABILITIES.to_vec();
         admin.push(Capability::CAP_SYS_ADMIN);
         for caps in [admin, without(Capability::CAP_SYS_CHROOT), Vec::new()] {
             assert!(lookup(&default_profile(&caps)).is_none(), "{caps:?}");
         }
         // A capability the profile does not name makes the same section.
-        let mut section = default_profile(capabilities::DEFAULT);
+        let mut section = default_profile(defaults::CAPABILITIES);
         assert_eq!(default_profile(&without(Capability::CAP_CHOWN)), section);
         // A difference no capability makes: one errno.
         let mut syscalls = section.syscalls().clone().unwrap();

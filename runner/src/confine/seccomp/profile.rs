@@ -266,6 +266,7 @@ fn resolve_syscall(syscall: Syscall, field: &str, context: &Context) -> Result<O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::defaults;
     use caps::Capability;
 
     fn context(caps: &[Capability]) -> (CapsHashSet, (u32, u32)) {
@@ -294,7 +295,7 @@ mod tests {
 
     #[test]
     fn default_profile_parses_and_depends_on_capabilities() {
-        let plain = parse_with(DEFAULT_PROFILE, capabilities::DEFAULT).unwrap();
+        let plain = parse_with(DEFAULT_PROFILE, defaults::CAPABILITIES).unwrap();
         assert_eq!(plain.default_action(), LinuxSeccompAction::ScmpActErrno);
         let allowed = names(&plain);
         for denied in [
@@ -317,7 +318,7 @@ mod tests {
             assert!(!allowed.contains(&denied.to_owned()), "{denied} is allowed by default");
         }
         assert!(allowed.contains(&"chroot".to_owned()));
-        let mut admin = capabilities::DEFAULT.to_vec();
+        let mut admin = defaults::CAPABILITIES.to_vec();
         admin.push(Capability::CAP_SYS_ADMIN);
         let enosys = |seccomp: &LinuxSeccomp| -> Vec<String> {
             let rules = seccomp.syscalls().iter().flatten();

@@ -225,10 +225,10 @@ pub(super) fn default_profile(capabilities: &[Capability]) -> LinuxSeccomp {
 #[test]
 fn default_profile_means_what_its_filter_stack_means() {
     let mut random = Random(0x5eed);
-    let mut admin = crate::confine::capabilities::DEFAULT.to_vec();
+    let mut admin = crate::spec::defaults::CAPABILITIES.to_vec();
     admin.push(Capability::CAP_SYS_ADMIN);
     let all: Vec<Capability> = caps::all().into_iter().collect();
-    for capabilities in [crate::confine::capabilities::DEFAULT, &admin, &all, &[]] {
+    for capabilities in [crate::spec::defaults::CAPABILITIES, &admin, &all, &[]] {
         let seccomp = default_profile(capabilities);
         let (checked, length) = assert_same(&seccomp, &mut random, 40);
         assert!(checked > 30_000);
@@ -362,7 +362,7 @@ fn large_random_profiles_mean_what_their_filter_stacks_mean() {
 
 #[test]
 fn default_profile_denies_with_eperm_and_enosys_above_its_numbers() {
-    let seccomp = default_profile(crate::confine::capabilities::DEFAULT);
+    let seccomp = default_profile(crate::spec::defaults::CAPABILITIES);
     let program = compile(&seccomp).unwrap();
     let run = |arch, nr: i64, args| bpf::run(&program, &data(arch, nr as u32, args));
     let number = |name| match syscalls::lookup(name) {

@@ -1,0 +1,499 @@
+//! What the start sequence can apply of a spec (pure). Every spec is
+//! checked here before anything starts (start/parent.rs `run`): a field
+//! burrow would ignore is refused with one line naming it, as is a value it
+//! cannot use, and burrow's annotations are decoded strictly. `UNSUPPORTED`
+//! is the one list of refused fields, for a `features` command to print.
+
+use crate::error::{Error, Result};
+use crate::spec::annotations::Extensions;
+use crate::spec::defaults::NAMESPACES;
+use crate::spec::valid_hostname;
+use oci_spec::runtime::Spec;
+
+/// A field of the OCI runtime spec that burrow does not apply.
+pub struct Unsupported {
+    /// The field, as config.json names it.
+    #[allow(dead_code, reason = "for the `features` command, which is to print it")]
+    pub field: &'static str,
+    /// What burrow does instead, or why it refuses it.
+    pub why: &'static str,
+    /// Where `spec` sets it, if it does (the field with its index).
+    set: fn(&Spec) -> Option<String>,
+}
+
+/// `Some(field)` when `set`.
+fn when(set: bool, field: &str) -> Option<String> {
+    set.then(|| field.to_owned())
+}
+
+pub const UNSUPPORTED: &[Unsupported] = &[
+    Unsupported {
+        field: "process.user",
+        why: "the command runs as uid 0 and gid 0 of the container, with no additional gids and the inherited umask",
+        set: |s| {
+            let user = s.process().as_ref()?.user();
+            when(user.uid() != 0, "process.user.uid")
+                .or_else(|| when(user.gid() != 0, "process.user.gid"))
+                .or_else(|| {
+                    when(
+                        user.additional_gids().iter().flatten().next().is_some(),
+                        "process.user.additionalGids",
+                    )
+                })
+                .or_else(|| when(user.umask().is_some(), "process.user.umask"))
+        },
+    },
+    Unsupported {
+        field: "process.terminal",
+        why: "burrow gives the command its own stdio, not a terminal",
+        set: |s| when(s.process().as_ref()?.terminal() == Some(true), "process.terminal"),
+    },
+    Unsupported {
+        field: "process.consoleSize",
+        why: "burrow gives the command no terminal",
+        set: |s| when(s.process().as_ref()?.console_size().is_some(), "process.consoleSize"),
+    },
+    Unsupported {
+        field: "process.apparmorProfile",
+        why: "burrow applies no AppArmor profile",
+        set: |s| {
+            when(
+                s.process().as_ref()?.apparmor_profile().is_some(),
+                "process.apparmorProfile",
+            )
+        },
+    },
+    Unsupported {
+        field: "process.selinuxLabel",
+        why: "burrow applies no SELinux label",
+        set: |s| when(s.process().as_ref()?.selinux_label().is_some(), "process.selinuxLabel"),
+    },
+    Unsupported {
+        field: "process.oomScoreAdj",
+        why: "burrow does not set the OOM score",
+        set: |s| when(s.process().as_ref()?.oom_score_adj().is_some(), "process.oomScoreAdj"),
+    },
+    Unsupported {
+        field: "process.ioPriority",
+        why: "burrow does not set the I/O priority",
+        set: |s| when(s.process().as_ref()?.io_priority().is_some(), "process.ioPriority"),
+    },
+    Unsupported {
+        field: "process.scheduler",
+        why: "burrow does not set the scheduling policy",
+        set: |s| when(s.process().as_ref()?.scheduler().is_some(), "process.scheduler"),
+    },
+    Unsupported {
+        field: "process.execCPUAffinity",
+        why: "burrow does not set the CPU affinity",
+        set: |s| {
+            when(
+                s.process().as_ref()?.exec_cpu_affinity().is_some(),
+                "process.execCPUAffinity",
+            )
+        },
+    },
+    Unsupported {
+        field: "process.commandLine",
+        why: "a Windows field: burrow runs process.args",
+        set: |s| when(s.process().as_ref()?.command_line().is_some(), "process.commandLine"),
+    },
+    Unsupported {
+        field: "hooks",
+        why: "burrow runs no hooks",
+        set: |s| when(s.hooks().is_some(), "hooks"),
+    },
+    Unsupported {
+        field: "domainname",
+        why: "burrow sets the host name only",
+        set: |s| when(s.domainname().is_some(), "domainname"),
+    },
+    Unsupported {
+        field: "linux.namespaces[].path",
+        why: "burrow makes new namespaces and joins none",
+        set: |s| {
+            let namespaces = s.linux().as_ref()?.namespaces().as_ref()?;
+            let i = namespaces.iter().position(|ns| ns.path().is_some())?;
+            Some(format!("linux.namespaces[{i}].path"))
+        },
+    },
+    Unsupported {
+        field: "linux.namespaces[].type",
+        why: "burrow makes user, pid, mount, uts, ipc, network and cgroup namespaces only",
+        set: |s| {
+            let namespaces = s.linux().as_ref()?.namespaces().as_ref()?;
+            let i = namespaces.iter().position(|ns| !NAMESPACES.contains(&ns.typ()))?;
+            Some(format!("linux.namespaces[{i}].type"))
+        },
+    },
+    Unsupported {
+        field: "linux.devices",
+        why: "burrow binds the host's /dev/null, zero, full, random, urandom and tty; it makes no device nodes",
+        set: |s| {
+            when(
+                s.linux().as_ref()?.devices().iter().flatten().next().is_some(),
+                "linux.devices",
+            )
+        },
+    },
+    Unsupported {
+        field: "linux.rootfsPropagation",
+        why: "every mount of the container is private",
+        set: |s| {
+            when(
+                s.linux().as_ref()?.rootfs_propagation().is_some(),
+                "linux.rootfsPropagation",
+            )
+        },
+    },
+    Unsupported {
+        field: "linux.mountLabel",
+        why: "burrow applies no SELinux label",
+        set: |s| when(s.linux().as_ref()?.mount_label().is_some(), "linux.mountLabel"),
+    },
+    Unsupported {
+        field: "linux.intelRdt",
+        why: "burrow does not use resctrl",
+        set: |s| when(s.linux().as_ref()?.intel_rdt().is_some(), "linux.intelRdt"),
+    },
+    Unsupported {
+        field: "linux.memoryPolicy",
+        why: "burrow does not set a NUMA policy",
+        set: |s| when(s.linux().as_ref()?.memory_policy().is_some(), "linux.memoryPolicy"),
+    },
+    Unsupported {
+        field: "linux.personality",
+        why: "burrow does not set the execution domain",
+        set: |s| when(s.linux().as_ref()?.personality().is_some(), "linux.personality"),
+    },
+    Unsupported {
+        field: "linux.timeOffsets",
+        why: "burrow makes no time namespace",
+        set: |s| when(s.linux().as_ref()?.time_offsets().is_some(), "linux.timeOffsets"),
+    },
+    Unsupported {
+        field: "linux.netDevices",
+        why: "burrow moves no host interface; a veth comes from run.burrow.net.N",
+        set: |s| when(s.linux().as_ref()?.net_devices().is_some(), "linux.netDevices"),
+    },
+    Unsupported {
+        field: "linux.seccomp.flags, listenerPath, listenerMetadata",
+        why: "burrow installs the filter with no flags and no notification listener",
+        set: |s| {
+            let seccomp = s.linux().as_ref()?.seccomp().as_ref()?;
+            when(seccomp.flags().iter().flatten().next().is_some(), "linux.seccomp.flags")
+                .or_else(|| when(seccomp.listener_path().is_some(), "linux.seccomp.listenerPath"))
+                .or_else(|| when(seccomp.listener_metadata().is_some(), "linux.seccomp.listenerMetadata"))
+        },
+    },
+    Unsupported {
+        field: "linux.resources.devices, blockIO, hugepageLimits, network, rdma",
+        why: "burrow writes memory, swap, pids and cpu limits only",
+        set: |s| {
+            let r = s.linux().as_ref()?.resources().as_ref()?;
+            when(r.devices().iter().flatten().next().is_some(), "linux.resources.devices")
+                .or_else(|| when(r.block_io().is_some(), "linux.resources.blockIO"))
+                .or_else(|| when(r.hugepage_limits().is_some(), "linux.resources.hugepageLimits"))
+                .or_else(|| when(r.network().is_some(), "linux.resources.network"))
+                .or_else(|| when(r.rdma().is_some(), "linux.resources.rdma"))
+        },
+    },
+    Unsupported {
+        field: "linux.resources.memory (but limit and swap)",
+        why: "burrow writes the memory limit and memory plus swap (with a limit) only",
+        set: |s| {
+            let m = s.linux().as_ref()?.resources().as_ref()?.memory().as_ref()?;
+            let field = |name: &str| format!("linux.resources.memory.{name}");
+            when(m.swap().is_some() && m.limit().is_none(), &field("swap"))
+                .or_else(|| when(m.reservation().is_some(), &field("reservation")))
+                .or_else(|| when(m.kernel().is_some(), &field("kernel")))
+                .or_else(|| when(m.kernel_tcp().is_some(), &field("kernelTCP")))
+                .or_else(|| when(m.swappiness().is_some(), &field("swappiness")))
+                .or_else(|| when(m.disable_oom_killer().is_some(), &field("disableOOMKiller")))
+                .or_else(|| when(m.use_hierarchy().is_some(), &field("useHierarchy")))
+                .or_else(|| when(m.check_before_update().is_some(), &field("checkBeforeUpdate")))
+        },
+    },
+    Unsupported {
+        field: "linux.resources.cpu (but quota with period, shares with unified cpu.weight)",
+        why: "burrow writes a CFS quota with its period, and a weight as both cpu.shares (v1) and unified \
+              cpu.weight (v2)",
+        set: |s| {
+            let r = s.linux().as_ref()?.resources().as_ref()?;
+            let weight = r.unified().as_ref().is_some_and(|u| u.contains_key("cpu.weight"));
+            let Some(cpu) = r.cpu() else {
+                return when(weight, "linux.resources.unified.cpu.weight");
+            };
+            let field = |name: &str| format!("linux.resources.cpu.{name}");
+            when(cpu.quota().is_some() != cpu.period().is_some(), &field("quota"))
+                .or_else(|| when(cpu.shares().is_some() != weight, &field("shares")))
+                .or_else(|| when(cpu.idle().is_some(), &field("idle")))
+                .or_else(|| when(cpu.burst().is_some(), &field("burst")))
+                .or_else(|| when(cpu.realtime_runtime().is_some(), &field("realtimeRuntime")))
+                .or_else(|| when(cpu.realtime_period().is_some(), &field("realtimePeriod")))
+                .or_else(|| when(cpu.cpus().is_some(), &field("cpus")))
+                .or_else(|| when(cpu.mems().is_some(), &field("mems")))
+        },
+    },
+    Unsupported {
+        field: "linux.resources.unified (but cpu.weight)",
+        why: "burrow writes cpu.weight only",
+        set: |s| {
+            let unified = s.linux().as_ref()?.resources().as_ref()?.unified().as_ref()?;
+            let mut keys: Vec<&String> = unified.keys().filter(|k| *k != "cpu.weight").collect();
+            keys.sort();
+            Some(format!("linux.resources.unified.{}", keys.first()?))
+        },
+    },
+    Unsupported {
+        field: "mounts[].uidMappings, gidMappings",
+        why: "burrow makes no id-mapped mounts",
+        set: |s| {
+            let mounts = s.mounts().as_ref()?;
+            let i = mounts
+                .iter()
+                .position(|m| m.uid_mappings().is_some() || m.gid_mappings().is_some())?;
+            Some(format!("mounts[{i}].uidMappings"))
+        },
+    },
+    Unsupported {
+        field: "solaris, windows, vm, zos",
+        why: "burrow starts Linux containers",
+        set: |s| {
+            when(s.solaris().is_some(), "solaris")
+                .or_else(|| when(s.windows().is_some(), "windows"))
+                .or_else(|| when(s.vm().is_some(), "vm"))
+                .or_else(|| when(s.zos().is_some(), "zos"))
+        },
+    },
+];
+
+/// Checks `spec` before anything starts, and returns burrow's annotations
+/// decoded: the first field burrow cannot apply is an error naming it.
+pub fn validate(spec: &Spec) -> Result<Extensions> {
+    if spec.version().split('.').next() != Some("1") {
+        return Err(Error::usage(format!(
+            "ociVersion {:?}: burrow supports version 1 of the OCI runtime spec",
+            spec.version()
+        )));
+    }
+    for rule in UNSUPPORTED {
+        if let Some(place) = (rule.set)(spec) {
+            return Err(Error::usage(format!("{place} is not supported: {}", rule.why)));
+        }
+    }
+    if let Some(name) = spec.hostname().as_deref().filter(|name| !valid_hostname(name)) {
+        return Err(Error::usage(format!(
+            "hostname {name:?}: use 1 to 64 letters, digits, '-' or '.'"
+        )));
+    }
+    let linux = spec.linux().as_ref();
+    let mut sysctl: Vec<&String> = linux
+        .and_then(|l| l.sysctl().as_ref())
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .collect();
+    sysctl.sort();
+    if let Some(key) = sysctl
+        .into_iter()
+        .find(|key| key.is_empty() || key.contains("..") || key.contains('/'))
+    {
+        return Err(Error::usage(format!("linux.sysctl: bad name {key:?}")));
+    }
+    if let Some(path) = linux.and_then(|l| l.cgroups_path().as_ref()) {
+        let valid = path.to_str().is_some_and(burrow_shared::cgroup_policy::valid_name);
+        if !valid {
+            return Err(Error::usage(format!(
+                "linux.cgroupsPath {:?}: burrow takes the name of a cgroup below the one delegated to you \
+                 (1 to 64 letters, digits, '_' or '-')",
+                path.display().to_string()
+            )));
+        }
+    }
+    Extensions::decode(spec.annotations().as_ref()).map_err(|e| Error::usage(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{
+        HooksBuilder, LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxResourcesBuilder,
+        ProcessBuilder, SpecBuilder, UserBuilder,
+    };
+    use std::collections::HashMap;
+
+    /// A spec as `burrow run` writes one: the defaults of the builders,
+    /// without the example namespaces, mounts and masks oci-spec adds.
+    fn spec() -> Spec {
+        let namespaces = NAMESPACES
+            .iter()
+            .map(|&typ| LinuxNamespaceBuilder::default().typ(typ).build().unwrap())
+            .collect::<Vec<_>>();
+        let linux = LinuxBuilder::default().namespaces(namespaces).build().unwrap();
+        let process = ProcessBuilder::default()
+            .args(vec!["sh".to_owned()])
+            .user(UserBuilder::default().uid(0u32).gid(0u32).build().unwrap())
+            .build()
+            .unwrap();
+        SpecBuilder::default()
+            .version("1.2.0")
+            .hostname("burrow")
+            .process(process)
+            .linux(linux)
+            .build()
+            .unwrap()
+    }
+
+    fn refusal(change: impl FnOnce(&mut Spec)) -> String {
+        let mut spec = spec();
+        change(&mut spec);
+        validate(&spec).unwrap_err().to_string()
+    }
+
+    fn process(spec: &mut Spec, change: impl FnOnce(&mut oci_spec::runtime::Process)) {
+        let mut process = spec.process().clone().unwrap();
+        change(&mut process);
+        spec.set_process(Some(process));
+    }
+
+    fn linux(spec: &mut Spec, change: impl FnOnce(&mut oci_spec::runtime::Linux)) {
+        let mut linux = spec.linux().clone().unwrap();
+        change(&mut linux);
+        spec.set_linux(Some(linux));
+    }
+
+    #[test]
+    fn burrows_own_spec_passes() {
+        assert_eq!(validate(&spec()).unwrap(), Extensions::default());
+    }
+
+    #[test]
+    fn unapplied_fields_are_refused_by_name() {
+        let user = |uid: u32, gid: u32| UserBuilder::default().uid(uid).gid(gid).build().unwrap();
+        assert_eq!(
+            refusal(|s| process(s, |p| {
+                p.set_user(user(1000, 0));
+            })),
+            "process.user.uid is not supported: the command runs as uid 0 and gid 0 of the container, with no \
+             additional gids and the inherited umask"
+        );
+        assert!(
+            refusal(|s| process(s, |p| {
+                p.set_user(user(0, 5));
+            }))
+            .starts_with("process.user.gid is not")
+        );
+        let mut with_gids = user(0, 0);
+        with_gids.set_additional_gids(Some(vec![5]));
+        assert!(
+            refusal(|s| process(s, |p| {
+                p.set_user(with_gids);
+            }))
+            .starts_with("process.user.additionalGids is not")
+        );
+        assert_eq!(
+            refusal(|s| process(s, |p| {
+                p.set_terminal(Some(true));
+            })),
+            "process.terminal is not supported: burrow gives the command its own stdio, not a terminal"
+        );
+        assert!(
+            refusal(|s| process(s, |p| {
+                p.set_apparmor_profile(Some("x".into()));
+            }))
+            .starts_with("process.apparmorProfile is not")
+        );
+        assert!(
+            refusal(|s| process(s, |p| {
+                p.set_oom_score_adj(Some(100));
+            }))
+            .starts_with("process.oomScoreAdj is not")
+        );
+        assert_eq!(
+            refusal(|s| {
+                s.set_hooks(Some(HooksBuilder::default().build().unwrap()));
+            }),
+            "hooks is not supported: burrow runs no hooks"
+        );
+        assert_eq!(
+            refusal(|s| linux(s, |l| {
+                let mut namespaces = l.namespaces().clone().unwrap();
+                namespaces[5].set_path(Some("/proc/1/ns/net".into()));
+                l.set_namespaces(Some(namespaces));
+            })),
+            "linux.namespaces[5].path is not supported: burrow makes new namespaces and joins none"
+        );
+        assert!(
+            refusal(|s| linux(s, |l| {
+                l.set_rootfs_propagation(Some("shared".into()));
+            }))
+            .starts_with("linux.rootfsPropagation is not")
+        );
+        assert!(
+            refusal(|s| linux(s, |l| {
+                l.set_devices(Some(vec![Default::default()]));
+            }))
+            .starts_with("linux.devices is not")
+        );
+        let swap_alone = LinuxMemoryBuilder::default().swap(1 << 20).build().unwrap();
+        let resources = LinuxResourcesBuilder::default().memory(swap_alone).build().unwrap();
+        assert!(
+            refusal(|s| linux(s, |l| {
+                l.set_resources(Some(resources));
+            }))
+            .starts_with("linux.resources.memory.swap is not")
+        );
+        let shares = LinuxCpuBuilder::default().shares(1024u64).build().unwrap();
+        let resources = LinuxResourcesBuilder::default().cpu(shares).build().unwrap();
+        assert!(
+            refusal(|s| linux(s, |l| {
+                l.set_resources(Some(resources));
+            }))
+            .starts_with("linux.resources.cpu.shares is not")
+        );
+        let unified = HashMap::from([("memory.high".to_owned(), "1M".to_owned())]);
+        let resources = LinuxResourcesBuilder::default().unified(unified).build().unwrap();
+        assert!(
+            refusal(|s| linux(s, |l| {
+                l.set_resources(Some(resources));
+            }))
+            .starts_with("linux.resources.unified.memory.high is not")
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        assert_eq!(
+            refusal(|s| {
+                s.set_version("2.0.0".into());
+            }),
+            "ociVersion \"2.0.0\": burrow supports version 1 of the OCI runtime spec"
+        );
+        assert_eq!(
+            refusal(|s| {
+                s.set_hostname(Some("a b".into()));
+            }),
+            "hostname \"a b\": use 1 to 64 letters, digits, '-' or '.'"
+        );
+        assert_eq!(
+            refusal(|s| linux(s, |l| {
+                l.set_sysctl(Some(HashMap::from([("../x".into(), "1".into())])));
+            })),
+            "linux.sysctl: bad name \"../x\""
+        );
+        assert_eq!(
+            refusal(|s| linux(s, |l| {
+                l.set_cgroups_path(Some("/user.slice/x".into()));
+            })),
+            "linux.cgroupsPath \"/user.slice/x\": burrow takes the name of a cgroup below the one delegated to you \
+             (1 to 64 letters, digits, '_' or '-')"
+        );
+        assert_eq!(
+            refusal(|s| {
+                s.set_annotations(Some(HashMap::from([("run.burrow.landlock".into(), "yes".into())])));
+            }),
+            "annotation run.burrow.landlock: expected \"true\" or \"false\", found \"yes\""
+        );
+    }
+}
