@@ -58,10 +58,16 @@ struct Host {
 }
 
 impl Host {
-    fn probe() -> Host {
+    /// Looks at the host; at its root directories only for the default
+    /// root (`default_root`).
+    fn probe(default_root: bool) -> Host {
         let existing = |list: &[&'static str]| list.iter().copied().filter(|p| Path::new(p).exists()).collect();
         Host {
-            root_dirs: existing(defaults::HOST_ROOT_DIRS),
+            root_dirs: if default_root {
+                existing(defaults::HOST_ROOT_DIRS)
+            } else {
+                Vec::new()
+            },
             devices: existing(defaults::HOST_DEVICES),
             term: std::env::var("TERM").ok(),
         }
@@ -112,7 +118,8 @@ pub fn to_spec(
         binds,
         extra_env: crate::cli::confinement::extra_env(args)?,
     };
-    build(args, resolved, &Host::probe(), (uid_map, gid_map), network)
+    let host = Host::probe(resolved.root_path.is_none());
+    build(args, resolved, &host, (uid_map, gid_map), network)
 }
 
 /// The spec from the arguments and what was found on the host; then its
