@@ -337,6 +337,21 @@ fn pivot_into(root: BorrowedFd) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::validate::BIND_OPTIONS;
+    use oci_spec::runtime::MountBuilder;
+
+    #[test]
+    fn bind_options_the_validator_allows_are_applied() {
+        for option in BIND_OPTIONS {
+            let mount = MountBuilder::default()
+                .destination("/x")
+                .typ("bind")
+                .options(vec![option.to_string()])
+                .build()
+                .unwrap();
+            assert!(parse_options(&mount).data.is_empty(), "{option}");
+        }
+    }
 
     #[test]
     fn resolv_conf_from_dns() {

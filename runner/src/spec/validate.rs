@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::spec::annotations::Extensions;
 use crate::spec::defaults::NAMESPACES;
 use crate::spec::valid_hostname;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 /// A field of the OCI runtime spec that burrow does not apply.
 pub struct Unsupported {
@@ -20,6 +20,27 @@ pub struct Unsupported {
     /// Where `spec` sets it, if it does (the field with its index).
     set: fn(&Spec) -> Option<String>,
 }
+
+/// The options a bind mount may have: the child applies each as a mount
+/// attribute or recursion (child/rootfs.rs `parse_options`, whose test
+/// checks this list), or they are its defaults already.
+pub const BIND_OPTIONS: &[&str] = &[
+    "ro",
+    "nosuid",
+    "nodev",
+    "noexec",
+    "strictatime",
+    "noatime",
+    "rbind",
+    "bind",
+    "rw",
+    "relatime",
+    "private",
+    "rprivate",
+    "suid",
+    "dev",
+    "exec",
+];
 
 /// `Some(field)` when `set`.
 fn when(set: bool, field: &str) -> Option<String> {
@@ -287,6 +308,21 @@ pub fn validate(spec: &Spec) -> Result<Extensions> {
             "hostname {name:?}: use 1 to 64 letters, digits, '-' or '.'"
         )));
     }
+    if spec.hostname().is_some() && !crate::spec::has_namespace(spec, LinuxNamespaceType::Uts) {
+        return Err(Error::usage(
+            "hostname: burrow sets it in a uts namespace of the container's own, which linux.namespaces lacks",
+        ));
+    }
+    for (i, mount) in spec.mounts().iter().flatten().enumerate() {
+        let bind = mount.typ().as_deref() == Some("bind");
+        let options = mount.options().iter().flatten();
+        if let Some(unknown) = options.filter(|_| bind).find(|o| !BIND_OPTIONS.contains(&o.as_str())) {
+            return Err(Error::usage(format!(
+                "mounts[{i}].options: {unknown:?} is not an option of a bind mount (one of {})",
+                BIND_OPTIONS.join(", ")
+            )));
+        }
+    }
     let linux = spec.linux().as_ref();
     let mut sysctl: Vec<&String> = linux
         .and_then(|l| l.sysctl().as_ref())
@@ -319,7 +355,7 @@ mod tests {
     use super::*;
     use oci_spec::runtime::{
         HooksBuilder, LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxResourcesBuilder,
-        ProcessBuilder, SpecBuilder, UserBuilder,
+        MountBuilder, ProcessBuilder, SpecBuilder, UserBuilder,
     };
     use std::collections::HashMap;
 
@@ -475,6 +511,28 @@ mod tests {
                 s.set_hostname(Some("a b".into()));
             }),
             "hostname \"a b\": use 1 to 64 letters, digits, '-' or '.'"
+        );
+        assert_eq!(
+            refusal(|s| linux(s, |l| {
+                let mut namespaces = l.namespaces().clone().unwrap();
+                namespaces.retain(|ns| ns.typ() != LinuxNamespaceType::Uts);
+                l.set_namespaces(Some(namespaces));
+            })),
+            "hostname: burrow sets it in a uts namespace of the container's own, which linux.namespaces lacks"
+        );
+        let bind = MountBuilder::default()
+            .destination("/x")
+            .typ("bind")
+            .source("/y")
+            .options(vec!["rbind".to_owned(), "size=1k".to_owned()])
+            .build()
+            .unwrap();
+        assert_eq!(
+            refusal(|s| {
+                s.set_mounts(Some(vec![bind]));
+            }),
+            "mounts[0].options: \"size=1k\" is not an option of a bind mount (one of ro, nosuid, nodev, noexec, \
+             strictatime, noatime, rbind, bind, rw, relatime, private, rprivate, suid, dev, exec)"
         );
         assert_eq!(
             refusal(|s| linux(s, |l| {
