@@ -339,10 +339,16 @@ mod tests {
             "sync socket: malformed message on the sync socket"
         );
         nix::sys::socket::send(a.0.as_raw_fd(), &[3, 200, 0, 0, 0, 0], MsgFlags::empty()).unwrap();
-        assert!(b.recv().is_err());
+        assert_eq!(
+            b.recv().unwrap_err().to_string(),
+            "sync socket: malformed message on the sync socket"
+        );
         // A Configure path must end in NUL.
         nix::sys::socket::send(a.0.as_raw_fd(), b"\x01\x00/sys", MsgFlags::empty()).unwrap();
-        assert!(b.recv().is_err());
+        assert_eq!(
+            b.recv().unwrap_err().to_string(),
+            "sync socket: malformed message on the sync socket"
+        );
         let too_long = Message::Configure {
             setgroups_allowed: true,
             join: vec!["/x".repeat(MAX_MESSAGE / 2).into()],
@@ -353,7 +359,10 @@ mod tests {
         );
         let huge = vec![3u8; MAX_MESSAGE + 10];
         nix::sys::socket::send(a.0.as_raw_fd(), &huge, MsgFlags::empty()).unwrap();
-        assert!(b.recv().is_err());
+        assert_eq!(
+            b.recv().unwrap_err().to_string(),
+            "sync socket: oversized message on the sync socket"
+        );
     }
 
     #[test]
