@@ -72,7 +72,7 @@ extern "C" fn main() -> libc::c_int {
         _ => Err(Error::usage("unknown command (see burrow --help)")),
     };
     let code = result.unwrap_or_else(|e| {
-        eprintln!("burrow: {e}");
+        eprintln!("burrow: {e:#}");
         e.exit_status()
     });
     std::process::exit(code)

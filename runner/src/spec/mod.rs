@@ -324,9 +324,8 @@ mod tests {
         let map = [IdMapping::new(0, 1000, 1).unwrap()];
         let err = |args: &[&str]| {
             let none = (NetMode::None, vec![]);
-            from_run_args(&run_args(args), &map, &map, &none)
-                .unwrap_err()
-                .to_string()
+            let error = from_run_args(&run_args(args), &map, &map, &none).unwrap_err();
+            format!("{error:#}")
         };
         assert_eq!(
             err(&["--hostname", "a b", "sh"]),

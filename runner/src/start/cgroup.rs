@@ -143,12 +143,12 @@ impl Placing {
         let leaves = match reply.and_then(|line| helper_client::cgroup_leaves(&line)) {
             Ok(leaves) => leaves,
             Err(error) if resources.is_none() && parent.is_none() => {
-                log::info!("running without a cgroup of its own ({error})");
+                log::info!("running without a cgroup of its own ({error:#})");
                 return Ok(());
             }
             Err(error) => {
                 return Err(Error::usage(format!(
-                    "resource limits need a delegated cgroup: {error} (an administrator grants one in /etc/burrow/cgroup)"
+                    "resource limits need a delegated cgroup: {error:#} (an administrator grants one in /etc/burrow/cgroup)"
                 )));
             }
         };

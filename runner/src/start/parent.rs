@@ -227,16 +227,17 @@ fn cgroup_parent(spec: &Spec) -> Option<String> {
 
 fn setup_error(failure: Failure) -> Error {
     match (failure.step, failure.io_error()) {
-        (Step::Exec, Some(e)) if e.raw_os_error() == Some(libc::ENOENT) => Error::NotFound {
+        (Step::Exec, Some(e)) if e.raw_os_error() == Some(libc::ENOENT) => Error::CommandNotFound {
             command: failure.detail,
         },
         (Step::Exec, Some(source)) => Error::NotExecutable {
             command: failure.detail,
             source,
         },
-        (step, _) => Error::Setup {
-            step: step.name().to_owned(),
-            message: failure.to_string(),
+        (step, source) => Error::Setup {
+            step: step.name(),
+            detail: failure.detail,
+            source,
         },
     }
 }
@@ -252,7 +253,8 @@ fn lost_child(child: &Child, error: WaitError) -> Error {
         other => other.to_string(),
     };
     Error::Setup {
-        step: "start".to_owned(),
-        message: how,
+        step: "start",
+        detail: how,
+        source: None,
     }
 }
