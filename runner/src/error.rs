@@ -44,8 +44,13 @@ pub enum Error {
         detail: String,
         source: Option<io::Error>,
     },
-    /// A system call in the runner failed: `what` names the action and object.
-    Os { what: String, source: io::Error },
+    /// A system call in the runner failed: `what` names the action and
+    /// object; `hint`, when there is one, says what to check, after the chain.
+    Os {
+        what: String,
+        source: io::Error,
+        hint: Option<String>,
+    },
     /// The command could not be found in the container.
     CommandNotFound { command: String },
     /// The command exists but could not be executed.
@@ -79,6 +84,16 @@ impl Error {
         Error::Os {
             what: what.into(),
             source: source.into(),
+            hint: None,
+        }
+    }
+
+    /// As `os`, with a hint printed after the source.
+    pub fn os_with_hint(what: impl Into<String>, source: io::Error, hint: impl Into<String>) -> Error {
+        Error::Os {
+            what: what.into(),
+            source,
+            hint: Some(hint.into()),
         }
     }
 
@@ -116,6 +131,9 @@ impl fmt::Display for Error {
             while let Some(error) = source {
                 write!(f, ": {error}")?;
                 source = error.source();
+            }
+            if let Error::Os { hint: Some(hint), .. } = self {
+                write!(f, "; {hint}")?;
             }
         }
         Ok(())

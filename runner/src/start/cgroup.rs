@@ -147,7 +147,7 @@ impl Placing {
                 return Ok(());
             }
             Err(error) => {
-                return Err(Error::usage(format!(
+                return Err(Error::config(format!(
                     "resource limits need a delegated cgroup: {error:#} (an administrator grants one in /etc/burrow/cgroup)"
                 )));
             }
@@ -342,10 +342,11 @@ impl Cgroup {
                     let what = format!("writing {} to {}", limit.value, path.display());
                     match e.raw_os_error() {
                         // cgroup v1 refuses a value above the delegated cgroup's own.
-                        Some(libc::EINVAL) => Error::usage(format!(
-                            "{what}: {e}; is {} above the ceiling root set in /etc/burrow/cgroup?",
-                            limit.option
-                        )),
+                        Some(libc::EINVAL) => Error::os_with_hint(
+                            what,
+                            e,
+                            format!("is {} above the ceiling root set in /etc/burrow/cgroup?", limit.option),
+                        ),
                         _ => Error::os(what, e),
                     }
                 })?;
@@ -355,11 +356,11 @@ impl Cgroup {
         }
         match missing.into_iter().find(|(option, ..)| !written.contains(option)) {
             None => Ok(()),
-            Some((option, controller, file)) if controllers.contains(&controller) => Err(Error::usage(format!(
+            Some((option, controller, file)) if controllers.contains(&controller) => Err(Error::config(format!(
                 "{option} cannot be applied: the cgroup delegated to you has no {file} \
                  (memory plus swap needs the kernel's swap accounting)"
             ))),
-            Some((_, controller, _)) => Err(Error::usage(format!(
+            Some((_, controller, _)) => Err(Error::config(format!(
                 "the {controller} controller is not available in the cgroup delegated to you \
                  (an administrator enables it for /etc/burrow/cgroup's WHERE)"
             ))),
