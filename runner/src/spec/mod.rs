@@ -272,8 +272,9 @@ fn oci_map(map: &[IdMapping]) -> Result<Vec<LinuxIdMapping>> {
         .collect()
 }
 
+/// oci-spec's builders refused a value: the spec burrow built is invalid.
 fn invalid(e: oci_spec::OciSpecError) -> Error {
-    Error::usage(format!("invalid container spec: {e}"))
+    Error::config_from("invalid container spec", e)
 }
 
 #[cfg(test)]
