@@ -76,13 +76,10 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
     }
     // Pure work done while the parent calls the helper, on the other CPU.
     let seccomp = confine::compile_seccomp(spec);
-    let (setgroups_allowed, join) = match channel.expect("configure") {
-        Ok(Message::Configure {
-            setgroups_allowed,
-            join,
-        }) => (setgroups_allowed, join),
+    let (setgroups_allowed, join) = match channel.wait_configure() {
+        Ok(configure) => configure,
         // The parent is gone or confused: it reports its own error.
-        _ => exit(CHILD_FAILED),
+        Err(_) => exit(CHILD_FAILED),
     };
     let configured =
         join_cgroups(&join).and_then(|()| configure(spec, &channel, netpipe, setgroups_allowed, signal_mask, seccomp));

@@ -179,36 +179,21 @@ fn start(
             join,
         })
         .context(|| "sending configure to the container process".to_owned())?;
-    match channel.expect("ready") {
-        Ok(_) => {}
-        Err(WaitError::Unexpected {
-            got: Message::Failed(failure),
-            ..
-        }) => return Err(setup_error(failure)),
-        Err(error) => return Err(lost_child(child, error)),
-    }
-    match channel.recv() {
-        Ok(None) => Ok(()),
-        Ok(Some(Message::Failed(failure))) => Err(setup_error(failure)),
-        Ok(Some(other)) => Err(lost_child(
-            child,
-            WaitError::Unexpected {
-                expected: "exec",
-                got: other,
-            },
-        )),
-        Err(error) => Err(lost_child(child, error)),
-    }
+    answer(child, channel.wait_ready())?;
+    answer(child, channel.wait_exec())
 }
 
 /// Waits for the child to have made its network namespace.
 fn wait_unshared(channel: &Channel, child: &Child) -> Result<()> {
-    match channel.expect("unshared") {
-        Ok(_) => Ok(()),
-        Err(WaitError::Unexpected {
-            got: Message::Failed(failure),
-            ..
-        }) => Err(setup_error(failure)),
+    answer(child, channel.wait_unshared())
+}
+
+/// The child's answer at a barrier: the failure it reported, or how it
+/// broke the protocol or died.
+fn answer(child: &Child, waited: std::result::Result<(), WaitError>) -> Result<()> {
+    match waited {
+        Ok(()) => Ok(()),
+        Err(WaitError::Failed(failure)) => Err(setup_error(failure)),
         Err(error) => Err(lost_child(child, error)),
     }
 }
