@@ -230,9 +230,9 @@ fn configure(
 
     fds::prepare_for_exec(spec)?;
     // Rust ignores SIGPIPE in its own processes; the command must not inherit that.
-    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Exec, "resetting SIGPIPE"))?;
+    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Signals, "resetting SIGPIPE"))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
-        .map_err(os(Step::Exec, "restoring the signal mask"))?;
+        .map_err(os(Step::Signals, "restoring the signal mask"))?;
 
     let process = spec.process().as_ref();
     let args = process.and_then(|p| p.args().clone()).unwrap_or_default();

@@ -243,3 +243,51 @@ fn lost_child(child: &Child, error: WaitError) -> Error {
         source: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(step: Step, errno: i32, detail: &str) -> Failure {
+        Failure {
+            step,
+            errno,
+            detail: detail.to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_the_execve_itself_gives_126_or_127() {
+        let shown = |f| {
+            let error = setup_error(f);
+            (format!("{error:#}"), error.exit_status())
+        };
+        assert_eq!(
+            shown(failure(Step::Exec, libc::ENOENT, "nosuch")),
+            ("nosuch: command not found".to_owned(), 127)
+        );
+        assert_eq!(
+            shown(failure(Step::Exec, libc::EACCES, "/etc")),
+            ("/etc: cannot execute: Permission denied (os error 13)".to_owned(), 126)
+        );
+        assert_eq!(
+            shown(failure(Step::Signals, libc::EINVAL, "restoring the signal mask")),
+            (
+                "container setup failed at signals: restoring the signal mask: Invalid argument (os error 22)"
+                    .to_owned(),
+                125
+            )
+        );
+        assert_eq!(
+            shown(failure(Step::Fds, libc::EBADF, "keeping fd 3 open")),
+            (
+                "container setup failed at fds: keeping fd 3 open: Bad file descriptor (os error 9)".to_owned(),
+                125
+            )
+        );
+        assert_eq!(
+            shown(failure(Step::Mount, 0, "/x is a symlink")),
+            ("container setup failed at mount: /x is a symlink".to_owned(), 125)
+        );
+    }
+}
