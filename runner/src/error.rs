@@ -4,18 +4,9 @@
 //! top, as one `burrow: ...` line with its chain of sources (`{:#}`, as
 //! anyhow does); its kind decides burrow's exit status.
 
+use crate::status;
 use std::fmt;
 use std::io;
-
-/// Exit statuses of burrow itself (the container's own status passes through).
-pub mod status {
-    /// burrow failed before the command ran.
-    pub const FAILED: i32 = 125;
-    /// The command exists but could not be executed.
-    pub const NOT_EXECUTABLE: i32 = 126;
-    /// The command was not found.
-    pub const NOT_FOUND: i32 = 127;
-}
 
 /// An error below one of burrow's, kept for the chain.
 pub type Source = Box<dyn std::error::Error + Send + Sync + 'static>;

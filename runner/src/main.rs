@@ -24,6 +24,7 @@ mod log_stderr;
 mod netlink;
 mod spec;
 mod start;
+mod status;
 mod sync;
 #[allow(unsafe_code)]
 mod sys;
@@ -33,7 +34,7 @@ use child::fds;
 use clap::{CommandFactory, FromArgMatches};
 use cli::net::{self, Interface, NetMode};
 use cli::{Cli, Command, RunArgs};
-use error::{Error, Result, status};
+use error::{Error, Result};
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;

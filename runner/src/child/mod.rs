@@ -47,6 +47,7 @@ use crate::confine;
 use crate::confine::seccomp::Program;
 use crate::files;
 use crate::spec;
+use crate::status;
 use crate::sync::{Channel, Failure, Message, Step};
 use crate::sys::{prctl, process, signal};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -60,9 +61,6 @@ use std::path::PathBuf;
 
 /// More than the netpipe ever carries (names of at most 15 bytes).
 const NETPIPE_MAX: u64 = 4096;
-
-/// Exit status of a child that could not report its failure.
-const CHILD_FAILED: i32 = 125;
 
 /// Runs the child side; never returns.
 pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet) -> ! {
@@ -79,14 +77,14 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
     let (setgroups_allowed, join) = match channel.wait_configure() {
         Ok(configure) => configure,
         // The parent is gone or confused: it reports its own error.
-        Err(_) => exit(CHILD_FAILED),
+        Err(_) => exit(status::FAILED),
     };
     let configured =
         join_cgroups(&join).and_then(|()| configure(spec, &channel, netpipe, setgroups_allowed, signal_mask, seccomp));
     let error = match configured {
         Ok(command) => {
             if channel.send(&Message::Ready).is_err() {
-                exit(CHILD_FAILED);
+                exit(status::FAILED);
             }
             let error = command.exec();
             Failure::os(Step::Exec, command_name(spec), &error)
@@ -94,7 +92,7 @@ pub fn run(spec: &Spec, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet
         Err(failure) => failure,
     };
     let _ = channel.send(&Message::Failed(error));
-    exit(CHILD_FAILED)
+    exit(status::FAILED)
 }
 
 /// Makes the container's network namespace (the costliest one: clone3
@@ -108,7 +106,7 @@ fn unshare_network(channel: &Channel) {
     };
     let failed = matches!(message, Message::Failed(_));
     if channel.send(&message).is_err() || failed {
-        exit(CHILD_FAILED);
+        exit(status::FAILED);
     }
 }
 
@@ -126,6 +124,8 @@ fn command_name(spec: &Spec) -> String {
     args.and_then(|a| a.first()).cloned().unwrap_or_default()
 }
 
+/// Ends the child; `status::FAILED` where it could not report its failure
+/// (the parent then reports how the child ended).
 fn exit(status: i32) -> ! {
     // _exit ends this forked copy without running the parent's atexit
     // handlers or flushing its copied stdio buffers.
@@ -187,7 +187,7 @@ fn configure(
     let mut fds = [PollFd::new(channel.fd(), PollFlags::empty())];
     poll(&mut fds, PollTimeout::ZERO).map_err(os(Step::ParentDeath, "polling the sync socket"))?;
     if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP)) {
-        exit(CHILD_FAILED);
+        exit(status::FAILED);
     }
 
     let namespaces = spec
