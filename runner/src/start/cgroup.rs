@@ -20,7 +20,8 @@ use crate::start::helper_client::{self, Pending};
 use crate::start::idmap::Caller;
 use crate::start::spawn;
 use crate::sys::random;
-use burrow_shared::{cgroup_policy, subid};
+use burrow_shared::cgroup_policy::{self, CGROUP_FILE};
+use burrow_shared::subid;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
@@ -44,13 +45,6 @@ pub fn leaf_name(pid: libc::pid_t) -> String {
     let _ = random::fill(&mut random);
     format!("{LEAF_PREFIX}{pid}-{:08x}", u32::from_ne_bytes(random))
 }
-
-/// Root's cgroup policy, at the path the helper is built with: the runner
-/// reads it only to skip a helper call that the policy would refuse.
-pub const CGROUP_FILE: &str = match option_env!("BURROW_CGROUP_FILE") {
-    Some(path) => path,
-    None => "/etc/burrow/cgroup",
-};
 
 /// The child's placement, started by `start`.
 pub struct Placing {
