@@ -1,26 +1,28 @@
 //! The runner's side of the start sequence (unprivileged; calls the setuid
 //! helper for what needs host privilege). After lxc's lxc_spawn.
 //!
-//! 1. Make the sync socketpair; block the forwarded signals. In a cgroup v2
-//!    subtree the caller owns, make the container's leaf (cgroup.rs
-//!    `prepare_own`), for the clone to start the child in.
-//! 2. clone3 into the spec's namespaces but the network one, which the
-//!    child makes itself meanwhile (UNSHARED); the child continues in
-//!    child::run.
-//! 3. Open the child's /proc/PID directory: the child cannot be reaped (we
-//!    are its parent and have not waited), so the fd names it for sure.
-//! 4. Start every helper run the container needs at once, so that they
-//!    proceed side by side: its uid/gid maps (idmap.rs), a delegated cgroup
-//!    with a leaf for the child in it (cgroup.rs), and, once the child says
-//!    UNSHARED, each veth with its peer made directly in the child's
-//!    network namespace. Then wait for all of them, and report the first
-//!    failure in that order; write the limits into the leaves and the
-//!    peers' names into the netpipe.
-//! 5. CONFIGURE, naming the cgroup v1 leaves the child joins itself; wait
-//!    for READY or the child's FAILED.
-//! 6. Wait for exec: EOF on the close-on-exec socket means exec'd; FAILED
-//!    means exec failed.
-//! 7. Supervise it; its status is burrow's.
+//! Its steps, which the code names:
+//!
+//! - prepare: make the sync socketpair; block the forwarded signals. In a
+//!   cgroup v2 subtree the caller owns, make the container's leaf
+//!   (cgroup.rs `prepare_own`), for the clone to start the child in.
+//! - clone: clone3 into the spec's namespaces but the network one, which
+//!   the child makes itself meanwhile (Unshared); the child continues in
+//!   child::run.
+//! - pin: open the child's /proc/PID directory: the child cannot be reaped
+//!   (we are its parent and have not waited), so the fd names it for sure.
+//! - host setup: start every helper run the container needs at once, so
+//!   that they proceed side by side: its uid/gid maps (idmap.rs), a
+//!   delegated cgroup with a leaf for the child in it (cgroup.rs), and, once
+//!   the child says Unshared, each veth with its peer made directly in the
+//!   child's network namespace. Then wait for all of them, and report the
+//!   first failure in that order; write the limits into the leaves and the
+//!   peers' names into the netpipe.
+//! - configure: send Configure, naming the cgroup v1 leaves the child joins
+//!   itself; wait for Ready or the child's Failed (sync.rs has the diagram).
+//! - exec: wait for exec: EOF on the close-on-exec socket means exec'd;
+//!   Failed means exec failed.
+//! - supervise: wait for it; its status is burrow's.
 //!
 //! If anything fails after the clone, the child is killed and reaped. Either
 //! way its cgroup leaves are removed before burrow exits. Its veths are not
@@ -55,7 +57,8 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
     result
 }
 
-/// Steps 1 to 7; the container's cgroup, once made, is recorded in `cgroup`.
+/// Every step, prepare to supervise; the container's cgroup, once made, is
+/// recorded in `cgroup`.
 fn run_with(spec: &Spec, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result<i32> {
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
@@ -103,9 +106,9 @@ fn clone_flags(spec: &Spec) -> u64 {
         .fold(0, |flags, ns| flags | ns.typ() as u64)
 }
 
-/// Steps 3 to 6. The container's cgroup is recorded in `cgroup_made` as
-/// soon as it exists, for removal; `placed`: the clone started the child in
-/// it already.
+/// The steps pin, host setup, configure and exec. The container's cgroup
+/// is recorded in `cgroup_made` as soon as it exists, for removal;
+/// `placed`: the clone started the child in it already.
 fn start(
     spec: &Spec,
     caller: &Caller,
@@ -128,7 +131,7 @@ fn start(
     let cgroup_parent = cgroup_parent(spec);
     let interfaces = net::interfaces(spec.annotations().as_ref());
 
-    // Step 4: start everything, then wait for everything before any
+    // Host setup: start everything, then wait for everything before any
     // failure is reported, so that no helper outlives this and every leaf
     // made is recorded.
     let maps = idmap::start_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map);
