@@ -5,22 +5,24 @@
 //! libcontainer/sync.go and youki's process/channel.rs.
 //!
 //! ```text
-//!  parent (start/parent.rs)                 child (child/mod.rs)
-//!   clone3 ---------------------------------> starts in the new namespaces
-//!                                             unshares its network namespace
-//!   wait_unshared <----------- Unshared ----- (only with a network namespace)
+//!  parent (start/parent.rs)                child (child/mod.rs)
+//!   clone3 -------------------------------> starts in the new namespaces
+//!                                            unshare(CLONE_NEWNET)
+//!   wait_unshared <---------- Unshared ----  (only with a network namespace
+//!                 <---------- Failed ------   of its own; or it failed)
 //!   helper: maps, cgroup, veths
-//!   Configure ----------------------------->  wait_configure
-//!                                             setup, confinement
-//!   wait_ready <---------------- Ready ------
-//!                                             execve
-//!   wait_exec <------------------ EOF -------  (exec'd: the socket is close-on-exec)
+//!   Configure ---------------------------->  wait_configure (EOF: the parent
+//!                                              died; exit quietly)
+//!                                            setup, confinement
+//!   wait_ready    <---------- Ready -------
+//!                 <---------- Failed ------  (setup failed at a Step)
+//!                                            execve
+//!   wait_exec     <---------- EOF ---------  (exec'd: the socket is close-on-exec)
+//!                 <---------- Failed ------  (execve failed: Step::Exec)
 //! ```
 //!
-//! Failed(step, errno, detail) may come from the child instead of any
-//! message it sends, and after Ready when execve fails; the child exits
-//! after sending it. EOF means the peer is gone: the parent died (the child
-//! exits quietly) or the child died (the parent reports how it ended); only
+//! The child exits after sending Failed. EOF anywhere else means the peer
+//! is gone: the child died, and the parent reports how it ended; only
 //! after Ready does it mean "exec'd". A message may carry one fd (SCM_RIGHTS:
 //! `send_fd`, `wait_fd`), for the pty master and the console socket to
 //! come; a message with an fd it should not have, or without the one it
