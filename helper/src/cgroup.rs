@@ -41,17 +41,12 @@ use crate::error::Error;
 use crate::identity::{self, Caller};
 use crate::target::{self, Target};
 use crate::{confine, policy_file, privilege, sys};
-use burrow_shared::cgroup_policy::{self, Ceilings, CgroupMount, Place, V2_CONTROLLERS, is_denied};
+use burrow_shared::cgroup_policy::{self, CGROUP_FILE, Ceilings, CgroupMount, Place, V2_CONTROLLERS, is_denied};
 use burrow_shared::request::CgroupRequest;
 use caps::Capability::{CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETUID};
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-
-pub const CGROUP_FILE: &str = match option_env!("BURROW_CGROUP_FILE") {
-    Some(path) => path,
-    None => "/etc/burrow/cgroup",
-};
 
 const DIR_FLAGS: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW;
 /// The kernel tables read by fixed path are read up to this size.

@@ -5,21 +5,28 @@
 
 /// Rooms, and the rooms each may use. `main.rs` may use every room. The
 /// small modules at the top (`error`, `files`, `log_stderr`, `netlink`,
-/// `sync`) are used on both sides of the start sequence: `sync` is the
+/// `status`, `sync`) are used on both sides of the start sequence: `sync` is the
 /// socket between the host side and the child, with the child's `Failure`.
 /// `confine` takes the spec's values as arguments; it may name
 /// `spec::defaults` (its tests resolve the default profile for the default
 /// capabilities), never the annotations (`NARROW`).
 #[cfg(test)]
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("cli", &["spec", "start", "confine", "error", "files", "log_stderr"]),
+    (
+        "cli",
+        &["spec", "start", "confine", "error", "files", "log_stderr", "status"],
+    ),
     ("spec", &["error"]),
     ("start", &["spec", "child", "sync", "sys", "error", "files", "netlink"]),
-    ("child", &["spec", "confine", "sync", "sys", "files", "netlink"]),
+    (
+        "child",
+        &["spec", "confine", "sync", "sys", "files", "netlink", "status"],
+    ),
     ("confine", &["spec", "sync", "sys", "files"]),
     ("sys", &[]),
-    ("sync", &[]),
-    ("error", &["sync"]),
+    ("sync", &["sys"]),
+    ("error", &["sync", "status"]),
+    ("status", &[]),
     ("files", &[]),
     ("log_stderr", &[]),
     ("netlink", &[]),

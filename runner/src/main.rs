@@ -25,6 +25,7 @@ mod log_stderr;
 mod netlink;
 mod spec;
 mod start;
+mod status;
 mod sync;
 #[allow(unsafe_code)]
 mod sys;
@@ -33,7 +34,7 @@ use child::fds;
 use clap::{CommandFactory, FromArgMatches};
 use cli::net;
 use cli::{Cli, Command};
-use error::{Error, status};
+use error::Error;
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
@@ -70,7 +71,7 @@ extern "C" fn main() -> libc::c_int {
         _ => Err(Error::usage("unknown command (see burrow --help)")),
     };
     let code = result.unwrap_or_else(|e| {
-        eprintln!("burrow: {e}");
+        eprintln!("burrow: {e:#}");
         e.exit_status()
     });
     std::process::exit(code)

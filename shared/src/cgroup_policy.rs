@@ -16,6 +16,14 @@
 
 use crate::usernet::owner_matches;
 
+/// Root's cgroup policy: /etc/burrow/cgroup, or the file the build names
+/// (`BURROW_CGROUP_FILE`: for tests and benchmarks; fixed at compile time,
+/// never read from the environment), the same for the helper and the runner.
+pub const CGROUP_FILE: &str = match option_env!("BURROW_CGROUP_FILE") {
+    Some(path) => path,
+    None => "/etc/burrow/cgroup",
+};
+
 /// The v1 files a delegation must never create, chown or write: root's
 /// `release_agent` (in a hierarchy's root cgroup) runs a program as root, and
 /// `notify_on_release` makes the kernel run it (CVE-2022-0492).

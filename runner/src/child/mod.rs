@@ -47,6 +47,7 @@ use crate::confine::seccomp::Program;
 use crate::files;
 use crate::spec;
 use crate::spec::annotations::{Extensions, check_interface_name};
+use crate::status;
 use crate::sync::{Channel, Failure, Message, Step};
 use crate::sys::{prctl, process, signal};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -61,9 +62,6 @@ use std::path::PathBuf;
 /// More than the netpipe ever carries (names of at most 15 bytes).
 const NETPIPE_MAX: u64 = 4096;
 
-/// Exit status of a child that could not report its failure.
-const CHILD_FAILED: i32 = 125;
-
 /// Runs the child side for `spec`, whose annotations the parent decoded
 /// into `extensions` (spec/validate.rs); never returns.
 pub fn run(spec: &Spec, extensions: &Extensions, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet) -> ! {
@@ -77,13 +75,10 @@ pub fn run(spec: &Spec, extensions: &Extensions, channel: Channel, netpipe: Owne
     }
     // Pure work done while the parent calls the helper, on the other CPU.
     let seccomp = confine::compile_seccomp(spec);
-    let (setgroups_allowed, join) = match channel.expect("configure") {
-        Ok(Message::Configure {
-            setgroups_allowed,
-            join,
-        }) => (setgroups_allowed, join),
+    let (setgroups_allowed, join) = match channel.wait_configure() {
+        Ok(configure) => configure,
         // The parent is gone or confused: it reports its own error.
-        _ => exit(CHILD_FAILED),
+        Err(_) => exit(status::FAILED),
     };
     let configured = join_cgroups(&join).and_then(|()| {
         let setup = Setup {
@@ -98,7 +93,7 @@ pub fn run(spec: &Spec, extensions: &Extensions, channel: Channel, netpipe: Owne
     let error = match configured {
         Ok(command) => {
             if channel.send(&Message::Ready).is_err() {
-                exit(CHILD_FAILED);
+                exit(status::FAILED);
             }
             let error = command.exec();
             Failure::os(Step::Exec, command_name(spec), &error)
@@ -106,7 +101,7 @@ pub fn run(spec: &Spec, extensions: &Extensions, channel: Channel, netpipe: Owne
         Err(failure) => failure,
     };
     let _ = channel.send(&Message::Failed(error));
-    exit(CHILD_FAILED)
+    exit(status::FAILED)
 }
 
 /// Makes the container's network namespace (the costliest one: clone3
@@ -120,7 +115,7 @@ fn unshare_network(channel: &Channel) {
     };
     let failed = matches!(message, Message::Failed(_));
     if channel.send(&message).is_err() || failed {
-        exit(CHILD_FAILED);
+        exit(status::FAILED);
     }
 }
 
@@ -138,6 +133,8 @@ fn command_name(spec: &Spec) -> String {
     args.and_then(|a| a.first()).cloned().unwrap_or_default()
 }
 
+/// Ends the child; `status::FAILED` where it could not report its failure
+/// (the parent then reports how the child ended).
 fn exit(status: i32) -> ! {
     // _exit ends this forked copy without running the parent's atexit
     // handlers or flushing its copied stdio buffers.
@@ -208,7 +205,7 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
     let mut fds = [PollFd::new(channel.fd(), PollFlags::empty())];
     poll(&mut fds, PollTimeout::ZERO).map_err(os(Step::ParentDeath, "polling the sync socket"))?;
     if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP)) {
-        exit(CHILD_FAILED);
+        exit(status::FAILED);
     }
 
     let namespaces = spec
@@ -251,9 +248,9 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
 
     fds::prepare_for_exec(extensions.preserve_fds)?;
     // Rust ignores SIGPIPE in its own processes; the command must not inherit that.
-    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Exec, "resetting SIGPIPE"))?;
+    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Signals, "resetting SIGPIPE"))?;
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
-        .map_err(os(Step::Exec, "restoring the signal mask"))?;
+        .map_err(os(Step::Signals, "restoring the signal mask"))?;
 
     let process = spec.process().as_ref();
     let args = process.and_then(|p| p.args().clone()).unwrap_or_default();

@@ -42,10 +42,11 @@ pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
     let seccomp = seccomp_section(args.seccomp_profile.as_deref(), &caps)?;
     security::check_preserved(args.preserve_fds).map_err(Error::Usage)?;
     if args.landlock {
-        landlock::check_available().map_err(|why| Error::usage(format!("--landlock: {why}")))?;
+        // The kernel cannot give what the spec asks for.
+        landlock::check_available().map_err(|why| Error::config(format!("--landlock: {why}")))?;
     }
 
-    let invalid = |e: String| Error::usage(format!("invalid container spec: {e}"));
+    let invalid = |e: String| Error::config_from("invalid container spec", e);
     let mut process = spec.process().clone().unwrap_or_default();
     process.set_capabilities(Some(security::to_spec(&caps).map_err(invalid)?));
     process.set_no_new_privileges(Some(no_new_privileges));
@@ -109,14 +110,14 @@ fn seccomp_section(profile: Option<&Path>, caps: &CapsHashSet) -> Result<Option<
         capabilities: caps,
         kernel: profile::kernel_version(),
     };
-    let seccomp = profile::parse(&text, &context).map_err(|e| Error::usage(format!("{source}: {e}")))?;
+    let seccomp = profile::parse(&text, &context).map_err(|e| Error::config_from(&source, e))?;
     // Compile a profile file once here, so that a filter the kernel would
     // refuse as too large is reported before anything starts. The default
     // profile always compiles to a small filter, whatever the capabilities
     // (seccomp's unit tests), so only the child compiles it, while the
     // helper runs.
     if profile.is_some() {
-        seccomp::compile(&seccomp).map_err(|e| Error::usage(format!("{source}: {e}")))?;
+        seccomp::compile(&seccomp).map_err(|e| Error::config_from(source, e))?;
     }
     Ok(Some(seccomp))
 }
@@ -127,7 +128,9 @@ pub fn extra_env(args: &RunArgs) -> Result<Vec<String>> {
     let mut env = Vec::new();
     for path in &args.security.env_file {
         let text = read_option_file("--env-file", path)?;
-        env.extend(parse_env_file(&text).map_err(|e| Error::usage(format!("bad --env-file {}: {e}", path.display())))?);
+        env.extend(
+            parse_env_file(&text).map_err(|e| Error::config_from(format!("bad --env-file {}", path.display()), e))?,
+        );
     }
     env.extend(args.env.iter().cloned());
     Ok(env)
@@ -140,7 +143,7 @@ fn read_option_file(option: &str, path: &Path) -> Result<String> {
         let what = format!("reading {option} {}", path.display());
         match e.kind() {
             // The file is there but is not one burrow takes.
-            io::ErrorKind::FileTooLarge | io::ErrorKind::InvalidData => Error::usage(format!("{what}: {e}")),
+            io::ErrorKind::FileTooLarge | io::ErrorKind::InvalidData => Error::config_from(what, e),
             _ => Error::os(what, e),
         }
     })

@@ -15,7 +15,7 @@ pub fn from_args(args: &ResourceArgs) -> Result<Option<LinuxResources>> {
     if !args.any() {
         return Ok(None);
     }
-    let invalid = |e: oci_spec::OciSpecError| Error::usage(format!("invalid resources: {e}"));
+    let invalid = |e: oci_spec::OciSpecError| Error::config_from("invalid resources", e);
     let mut resources = LinuxResourcesBuilder::default();
     if args.memory.is_some() || args.memory_swap.is_some() {
         let memory = args

@@ -23,8 +23,7 @@ use std::path::PathBuf;
     name = "burrow",
     version,
     about = "Start Linux containers as an ordinary user",
-    after_help = "Exit status of `burrow run`: the command's own; 128+N if it died of signal N; \
-                  125 if burrow failed; 126 if the command cannot be executed; 127 if it was not found."
+    after_help = exit_statuses()
 )]
 pub struct Cli {
     /// How much burrow says on stderr
@@ -33,6 +32,15 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The exit statuses, for `burrow --help`.
+fn exit_statuses() -> String {
+    use crate::status::{FAILED, NOT_EXECUTABLE, NOT_FOUND};
+    format!(
+        "Exit status of `burrow run`: the command's own; 128+N if it died of signal N; \
+         {FAILED} if burrow failed; {NOT_EXECUTABLE} if the command cannot be executed; {NOT_FOUND} if it was not found."
+    )
 }
 
 #[derive(Subcommand, Debug)]

@@ -282,7 +282,7 @@ fn oci_map(map: &[IdMapping]) -> Result<Vec<LinuxIdMapping>> {
 }
 
 fn invalid(e: oci_spec::OciSpecError) -> Error {
-    Error::usage(format!("invalid container spec: {e}"))
+    Error::config_from("invalid container spec", e)
 }
 
 #[cfg(test)]
@@ -390,7 +390,8 @@ mod tests {
         let map = [IdMapping::new(0, 1000, 1).unwrap()];
         let err = |args: &[&str]| {
             let none = (NetMode::None, vec![]);
-            to_spec(&run_args(args), &map, &map, &none).unwrap_err().to_string()
+            // `{:#}`: the error with its sources, as burrow prints it.
+            format!("{:#}", to_spec(&run_args(args), &map, &map, &none).unwrap_err())
         };
         assert_eq!(
             err(&["--hostname", "a b", "sh"]),

@@ -19,7 +19,8 @@ use crate::start::helper_client::{self, Pending};
 use crate::start::idmap::Caller;
 use crate::start::spawn;
 use crate::sys::random;
-use burrow_shared::{cgroup_policy, subid};
+use burrow_shared::cgroup_policy::{self, CGROUP_FILE};
+use burrow_shared::subid;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::LinuxResources;
@@ -43,13 +44,6 @@ pub fn leaf_name(pid: libc::pid_t) -> String {
     let _ = random::fill(&mut random);
     format!("{LEAF_PREFIX}{pid}-{:08x}", u32::from_ne_bytes(random))
 }
-
-/// Root's cgroup policy, at the path the helper is built with: the runner
-/// reads it only to skip a helper call that the policy would refuse.
-pub const CGROUP_FILE: &str = match option_env!("BURROW_CGROUP_FILE") {
-    Some(path) => path,
-    None => "/etc/burrow/cgroup",
-};
 
 /// The child's placement, started by `start`.
 pub struct Placing {
@@ -142,12 +136,12 @@ impl Placing {
         let leaves = match reply.and_then(|line| helper_client::cgroup_leaves(&line)) {
             Ok(leaves) => leaves,
             Err(error) if resources.is_none() && parent.is_none() => {
-                log::info!("running without a cgroup of its own ({error})");
+                log::info!("running without a cgroup of its own ({error:#})");
                 return Ok(());
             }
             Err(error) => {
-                return Err(Error::usage(format!(
-                    "resource limits need a delegated cgroup: {error} (an administrator grants one in /etc/burrow/cgroup)"
+                return Err(Error::config(format!(
+                    "resource limits need a delegated cgroup: {error:#} (an administrator grants one in /etc/burrow/cgroup)"
                 )));
             }
         };
@@ -341,10 +335,11 @@ impl Cgroup {
                     let what = format!("writing {} to {}", limit.value, path.display());
                     match e.raw_os_error() {
                         // cgroup v1 refuses a value above the delegated cgroup's own.
-                        Some(libc::EINVAL) => Error::usage(format!(
-                            "{what}: {e}; is {} above the ceiling root set in /etc/burrow/cgroup?",
-                            limit.field
-                        )),
+                        Some(libc::EINVAL) => Error::os_with_hint(
+                            what,
+                            e,
+                            format!("is {} above the ceiling root set in /etc/burrow/cgroup?", limit.field),
+                        ),
                         _ => Error::os(what, e),
                     }
                 })?;
@@ -354,11 +349,11 @@ impl Cgroup {
         }
         match missing.into_iter().find(|(field, ..)| !written.contains(field)) {
             None => Ok(()),
-            Some((field, controller, file)) if controllers.contains(&controller) => Err(Error::usage(format!(
+            Some((field, controller, file)) if controllers.contains(&controller) => Err(Error::config(format!(
                 "{field} cannot be applied: the cgroup delegated to you has no {file} \
                  (memory plus swap needs the kernel's swap accounting)"
             ))),
-            Some((_, controller, _)) => Err(Error::usage(format!(
+            Some((_, controller, _)) => Err(Error::config(format!(
                 "the {controller} controller is not available in the cgroup delegated to you \
                  (an administrator enables it for /etc/burrow/cgroup's WHERE)"
             ))),

@@ -103,8 +103,10 @@ pub fn cgroup_leaves(line: &str) -> Result<Vec<PathBuf>> {
     Ok(leaves)
 }
 
+/// One string of the helper's argv or envp (its path, a value from the
+/// spec, an environment entry): one with a NUL byte cannot be passed.
 fn cstring(bytes: &[u8]) -> Result<CString> {
-    CString::new(bytes).map_err(|_| Error::usage(format!("{:?} contains a NUL byte", OsStr::from_bytes(bytes))))
+    CString::new(bytes).map_err(|_| Error::config(format!("{:?} contains a NUL byte", OsStr::from_bytes(bytes))))
 }
 
 /// Starts one helper operation on `target`, with stdin from /dev/null, its

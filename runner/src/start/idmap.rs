@@ -47,7 +47,7 @@ impl Caller {
 /// range, only 0 is mapped: the second value is then false.
 pub fn default_map(kind: IdKind, caller: &Caller) -> Result<(Vec<IdMapping>, bool)> {
     let own = caller.own_id(kind);
-    let mut map = vec![IdMapping::new(0, own, 1).ok_or_else(|| Error::usage(format!("cannot map own {kind} {own}")))?];
+    let mut map = vec![IdMapping::new(0, own, 1).ok_or_else(|| Error::config(format!("cannot map own {kind} {own}")))?];
     let range = first_subordinate_range(kind, caller)?;
     if let Some(range) = range {
         map.extend(IdMapping::new(1, range.start(), range.count().min(DEFAULT_SUBID_COUNT)));
@@ -89,7 +89,7 @@ fn first_subordinate_range(kind: IdKind, caller: &Caller) -> Result<Option<IdRan
     let mine = subid::parse_line_of(name.clone(), caller.uid);
     let entries = subid::read_lines(std::io::BufReader::new(file), mine)
         .map_err(|e| Error::os(format!("reading {path}"), e))?
-        .map_err(|e| Error::usage(format!("{path}: {e}")))?;
+        .map_err(|e| Error::config_from(path, e))?;
     Ok(subid::granted(&entries, &name, caller.uid).first().copied())
 }
 

@@ -1,26 +1,28 @@
 //! The runner's side of the start sequence (unprivileged; calls the setuid
 //! helper for what needs host privilege). After lxc's lxc_spawn.
 //!
-//! 1. Make the sync socketpair; block the forwarded signals. In a cgroup v2
-//!    subtree the caller owns, make the container's leaf (cgroup.rs
-//!    `prepare_own`), for the clone to start the child in.
-//! 2. clone3 into the spec's namespaces but the network one, which the
-//!    child makes itself meanwhile (UNSHARED); the child continues in
-//!    child::run.
-//! 3. Open the child's /proc/PID directory: the child cannot be reaped (we
-//!    are its parent and have not waited), so the fd names it for sure.
-//! 4. Start every helper run the container needs at once, so that they
-//!    proceed side by side: its uid/gid maps (idmap.rs), a delegated cgroup
-//!    with a leaf for the child in it (cgroup.rs), and, once the child says
-//!    UNSHARED, each veth with its peer made directly in the child's
-//!    network namespace. Then wait for all of them, and report the first
-//!    failure in that order; write the limits into the leaves and the
-//!    peers' names into the netpipe.
-//! 5. CONFIGURE, naming the cgroup v1 leaves the child joins itself; wait
-//!    for READY or the child's FAILED.
-//! 6. Wait for exec: EOF on the close-on-exec socket means exec'd; FAILED
-//!    means exec failed.
-//! 7. Supervise it; its status is burrow's.
+//! Its steps, which the code names:
+//!
+//! - prepare: make the sync socketpair; block the forwarded signals. In a
+//!   cgroup v2 subtree the caller owns, make the container's leaf
+//!   (cgroup.rs `prepare_own`), for the clone to start the child in.
+//! - clone: clone3 into the spec's namespaces but the network one, which
+//!   the child makes itself meanwhile (Unshared); the child continues in
+//!   child::run.
+//! - pin: open the child's /proc/PID directory: the child cannot be reaped
+//!   (we are its parent and have not waited), so the fd names it for sure.
+//! - host setup: start every helper run the container needs at once, so
+//!   that they proceed side by side: its uid/gid maps (idmap.rs), a
+//!   delegated cgroup with a leaf for the child in it (cgroup.rs), and, once
+//!   the child says Unshared, each veth with its peer made directly in the
+//!   child's network namespace. Then wait for all of them, and report the
+//!   first failure in that order; write the limits into the leaves and the
+//!   peers' names into the netpipe.
+//! - configure: send Configure, naming the cgroup v1 leaves the child joins
+//!   itself; wait for Ready or the child's Failed (sync.rs has the diagram).
+//! - exec: wait for exec: EOF on the close-on-exec socket means exec'd;
+//!   Failed means exec failed.
+//! - supervise: wait for it; its status is burrow's.
 //!
 //! If anything fails after the clone, the child is killed and reaped. Either
 //! way its cgroup leaves are removed before burrow exits. Its veths are not
@@ -60,7 +62,8 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
     result
 }
 
-/// Steps 1 to 7; the container's cgroup, once made, is recorded in `cgroup`.
+/// Every step, prepare to supervise; the container's cgroup, once made, is
+/// recorded in `cgroup`.
 fn run_with(spec: &Spec, extensions: &Extensions, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result<i32> {
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
@@ -115,9 +118,9 @@ fn clone_flags(spec: &Spec) -> u64 {
         .fold(0, |flags, ns| flags | ns.typ() as u64)
 }
 
-/// Steps 3 to 6. The container's cgroup is recorded in `cgroup_made` as
-/// soon as it exists, for removal; `placed`: the clone started the child in
-/// it already.
+/// The steps pin, host setup, configure and exec. The container's cgroup
+/// is recorded in `cgroup_made` as soon as it exists, for removal;
+/// `placed`: the clone started the child in it already.
 fn start(
     (spec, extensions): (&Spec, &Extensions),
     caller: &Caller,
@@ -140,7 +143,7 @@ fn start(
     let cgroup_parent = cgroup_parent(spec);
     let interfaces = &extensions.interfaces;
 
-    // Step 4: start everything, then wait for everything before any
+    // Host setup: start everything, then wait for everything before any
     // failure is reported, so that no helper outlives this and every leaf
     // made is recorded.
     let maps = idmap::start_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map);
@@ -191,36 +194,21 @@ fn start(
             join,
         })
         .context(|| "sending configure to the container process".to_owned())?;
-    match channel.expect("ready") {
-        Ok(_) => {}
-        Err(WaitError::Unexpected {
-            got: Message::Failed(failure),
-            ..
-        }) => return Err(setup_error(failure)),
-        Err(error) => return Err(lost_child(child, error)),
-    }
-    match channel.recv() {
-        Ok(None) => Ok(()),
-        Ok(Some(Message::Failed(failure))) => Err(setup_error(failure)),
-        Ok(Some(other)) => Err(lost_child(
-            child,
-            WaitError::Unexpected {
-                expected: "exec",
-                got: other,
-            },
-        )),
-        Err(error) => Err(lost_child(child, error)),
-    }
+    answer(child, channel.wait_ready())?;
+    answer(child, channel.wait_exec())
 }
 
 /// Waits for the child to have made its network namespace.
 fn wait_unshared(channel: &Channel, child: &Child) -> Result<()> {
-    match channel.expect("unshared") {
-        Ok(_) => Ok(()),
-        Err(WaitError::Unexpected {
-            got: Message::Failed(failure),
-            ..
-        }) => Err(setup_error(failure)),
+    answer(child, channel.wait_unshared())
+}
+
+/// The child's answer at a barrier: the failure it reported, or how it
+/// broke the protocol or died.
+fn answer(child: &Child, waited: std::result::Result<(), WaitError>) -> Result<()> {
+    match waited {
+        Ok(()) => Ok(()),
+        Err(WaitError::Failed(failure)) => Err(setup_error(failure)),
         Err(error) => Err(lost_child(child, error)),
     }
 }
@@ -239,16 +227,17 @@ fn cgroup_parent(spec: &Spec) -> Option<String> {
 
 fn setup_error(failure: Failure) -> Error {
     match (failure.step, failure.io_error()) {
-        (Step::Exec, Some(e)) if e.raw_os_error() == Some(libc::ENOENT) => Error::NotFound {
+        (Step::Exec, Some(e)) if e.raw_os_error() == Some(libc::ENOENT) => Error::CommandNotFound {
             command: failure.detail,
         },
         (Step::Exec, Some(source)) => Error::NotExecutable {
             command: failure.detail,
             source,
         },
-        (step, _) => Error::Setup {
-            step: step.name().to_owned(),
-            message: failure.to_string(),
+        (step, source) => Error::Setup {
+            step: step.name(),
+            detail: failure.detail,
+            source,
         },
     }
 }
@@ -264,7 +253,56 @@ fn lost_child(child: &Child, error: WaitError) -> Error {
         other => other.to_string(),
     };
     Error::Setup {
-        step: "start".to_owned(),
-        message: how,
+        step: "start",
+        detail: how,
+        source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(step: Step, errno: i32, detail: &str) -> Failure {
+        Failure {
+            step,
+            errno,
+            detail: detail.to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_the_execve_itself_gives_126_or_127() {
+        let shown = |f| {
+            let error = setup_error(f);
+            (format!("{error:#}"), error.exit_status())
+        };
+        assert_eq!(
+            shown(failure(Step::Exec, libc::ENOENT, "nosuch")),
+            ("nosuch: command not found".to_owned(), 127)
+        );
+        assert_eq!(
+            shown(failure(Step::Exec, libc::EACCES, "/etc")),
+            ("/etc: cannot execute: Permission denied (os error 13)".to_owned(), 126)
+        );
+        assert_eq!(
+            shown(failure(Step::Signals, libc::EINVAL, "restoring the signal mask")),
+            (
+                "container setup failed at signals: restoring the signal mask: Invalid argument (os error 22)"
+                    .to_owned(),
+                125
+            )
+        );
+        assert_eq!(
+            shown(failure(Step::Fds, libc::EBADF, "keeping fd 3 open")),
+            (
+                "container setup failed at fds: keeping fd 3 open: Bad file descriptor (os error 9)".to_owned(),
+                125
+            )
+        );
+        assert_eq!(
+            shown(failure(Step::Mount, 0, "/x is a symlink")),
+            ("container setup failed at mount: /x is a symlink".to_owned(), 125)
+        );
     }
 }

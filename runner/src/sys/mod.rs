@@ -15,3 +15,4 @@ pub mod process;
 pub mod random;
 pub mod seccomp;
 pub mod signal;
+pub mod socket;
