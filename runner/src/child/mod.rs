@@ -63,8 +63,16 @@ use std::path::PathBuf;
 const NETPIPE_MAX: u64 = 4096;
 
 /// Runs the child side for `spec`, whose annotations the parent decoded
-/// into `extensions` (spec/validate.rs); never returns.
-pub fn run(spec: &Spec, extensions: &Extensions, channel: Channel, netpipe: OwnedFd, signal_mask: &SigSet) -> ! {
+/// into `extensions` (spec/validate.rs); with `dies_with_parent` (the
+/// parent's lifetime says so), the child dies with its parent. Never returns.
+pub fn run(
+    spec: &Spec,
+    extensions: &Extensions,
+    channel: Channel,
+    netpipe: OwnedFd,
+    signal_mask: &SigSet,
+    dies_with_parent: bool,
+) -> ! {
     // Under Yama's ptrace_scope 1, only an ancestor may ptrace; the helper,
     // a sibling, holds this process with PTRACE_SEIZE while it moves it into
     // a cgroup. The exception ends with dumpability after CONFIGURE. Without
@@ -87,6 +95,7 @@ pub fn run(spec: &Spec, extensions: &Extensions, channel: Channel, netpipe: Owne
             setgroups_allowed,
             signal_mask,
             seccomp,
+            dies_with_parent,
         };
         configure(spec, extensions, setup)
     });
@@ -176,6 +185,7 @@ struct Setup<'a> {
     setgroups_allowed: bool,
     signal_mask: &'a SigSet,
     seccomp: Result<Option<Program>, Failure>,
+    dies_with_parent: bool,
 }
 
 fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec::Prepared, Failure> {
@@ -185,6 +195,7 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
         setgroups_allowed,
         signal_mask,
         seccomp,
+        dies_with_parent,
     } = setup;
     confine::set_non_dumpable()?;
     // Withdraws the ptrace exception.
@@ -200,12 +211,14 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
         nix::unistd::setgroups(&[]).map_err(os(Step::Identity, "setgroups([])"))?;
     }
 
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(os(Step::ParentDeath, "PR_SET_PDEATHSIG"))?;
-    // POLLHUP is reported whatever the events asked for.
-    let mut fds = [PollFd::new(channel.fd(), PollFlags::empty())];
-    poll(&mut fds, PollTimeout::ZERO).map_err(os(Step::ParentDeath, "polling the sync socket"))?;
-    if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP)) {
-        exit(status::FAILED);
+    if dies_with_parent {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(os(Step::ParentDeath, "PR_SET_PDEATHSIG"))?;
+        // POLLHUP is reported whatever the events asked for.
+        let mut fds = [PollFd::new(channel.fd(), PollFlags::empty())];
+        poll(&mut fds, PollTimeout::ZERO).map_err(os(Step::ParentDeath, "polling the sync socket"))?;
+        if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP)) {
+            exit(status::FAILED);
+        }
     }
 
     let namespaces = spec
@@ -256,6 +269,7 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
     let args = process.and_then(|p| p.args().clone()).unwrap_or_default();
     let env = process.and_then(|p| p.env().clone()).unwrap_or_default();
     let command = exec::prepare(&args, &env).map_err(|e| Failure::os(Step::Exec, command_name(spec), &e))?;
-    confine::apply(spec, extensions.landlock, seccomp)?;
+    let trees = extensions.landlock.then(|| confine::landlock::trees(spec));
+    confine::apply(process, trees.as_deref(), seccomp)?;
     Ok(command)
 }

@@ -12,7 +12,7 @@ use crate::error::{Context, Error, Result};
 use crate::spec::annotations::{Extensions, Interface};
 use crate::spec::defaults::{self, SystemMount};
 use crate::start::idmap::{self, Caller};
-use crate::start::parent;
+use crate::start::parent::{self, Lifetime};
 use burrow_shared::ids::{IdKind, IdMapping, check_map};
 use oci_spec::runtime::{
     LinuxBuilder, LinuxIdMapping, LinuxIdMappingBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, Mount,
@@ -44,7 +44,7 @@ pub fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
     if !without_subids.is_empty() {
         log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
     }
-    parent::run(&spec, &caller)
+    parent::run(&spec, &caller, Lifetime::Foreground)
 }
 
 /// What the host has, as far as the spec for `burrow run` depends on it.

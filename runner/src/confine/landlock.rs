@@ -36,8 +36,11 @@ pub fn check_available() -> Result<(), String> {
     Ok(())
 }
 
-/// The trees the container may use, and whether it may write there.
-fn trees(spec: &Spec) -> Vec<(PathBuf, bool)> {
+/// A tree the container may use, and whether it may write there.
+pub type Tree = (PathBuf, bool);
+
+/// The trees of a container's spec: its root and each of its mounts.
+pub fn trees(spec: &Spec) -> Vec<Tree> {
     let root_writable = !spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false);
     let mut trees = vec![(PathBuf::from("/"), root_writable)];
     for mount in spec.mounts().iter().flatten() {
@@ -70,7 +73,7 @@ fn failure(what: &str, error: impl std::error::Error + 'static) -> Failure {
 /// Restricts the calling (child) process. no_new_privs is confine.rs's
 /// business: it is set already, or deliberately not (then the child still
 /// holds CAP_SYS_ADMIN here, which Landlock accepts instead).
-pub fn apply(spec: &Spec) -> Result<(), Failure> {
+pub fn apply(trees: &[Tree]) -> Result<(), Failure> {
     let all = AccessFs::from_all(TESTED_ABI);
     let read = AccessFs::from_read(TESTED_ABI);
     let file = AccessFs::from_file(TESTED_ABI);
@@ -80,13 +83,13 @@ pub fn apply(spec: &Spec) -> Result<(), Failure> {
         .and_then(Ruleset::create)
         .map_err(|e| failure("creating the ruleset", e))?;
     let root = open_in_root_dir().map_err(|e| Failure::os(Step::Landlock, "opening /", &e))?;
-    for (path, writable) in trees(spec) {
-        let fd = open_in_root(root.as_fd(), &path)
+    for (path, writable) in trees {
+        let fd = open_in_root(root.as_fd(), path)
             .map_err(|e| Failure::os(Step::Landlock, format!("opening {}", path.display()), &e))?;
         let is_dir = nix::sys::stat::fstat(&fd)
             .map(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR)
             .map_err(|e| Failure::os(Step::Landlock, format!("stat {}", path.display()), &e.into()))?;
-        let mut access: BitFlags<AccessFs> = if writable { all } else { read };
+        let mut access: BitFlags<AccessFs> = if *writable { all } else { read };
         if !is_dir {
             access &= file;
         }

@@ -24,7 +24,7 @@ pub mod rlimits;
 pub mod seccomp;
 
 use crate::sync::{Failure, Step};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Process, Spec};
 use seccomp::Program;
 use std::io;
 
@@ -78,11 +78,16 @@ pub fn compile_seccomp(spec: &Spec) -> Result<Option<Program>, Failure> {
     })
 }
 
-/// Applies the spec's confinement to the calling (child) process, with
-/// `filter` as `compile_seccomp` returned it, and Landlock if `landlock`
-/// (the spec's `run.burrow.landlock`, which the caller decoded).
-pub fn apply(spec: &Spec, landlock: bool, filter: Result<Option<Program>, Failure>) -> Result<(), Failure> {
-    let process = spec.process().as_ref();
+/// Applies `process`'s confinement to the calling process, with `filter` as
+/// `compile_seccomp` returned it, and Landlock on `landlock`'s trees when
+/// given (`landlock::trees` of the spec, when its `run.burrow.landlock`,
+/// which the caller decoded, asks for it). It takes the process, not the
+/// spec, so that a process joining a running container can pass its own.
+pub fn apply(
+    process: Option<&Process>,
+    landlock: Option<&[landlock::Tree]>,
+    filter: Result<Option<Program>, Failure>,
+) -> Result<(), Failure> {
     let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
     let filter = filter?;
     let capabilities = || match process.and_then(|p| p.capabilities().as_ref()) {
@@ -97,8 +102,8 @@ pub fn apply(spec: &Spec, landlock: bool, filter: Result<Option<Program>, Failur
         capabilities()?;
         set_no_new_privs()?;
     }
-    if landlock {
-        landlock::apply(spec)?;
+    if let Some(trees) = landlock {
+        landlock::apply(trees)?;
     }
     if let Some(filter) = &filter {
         seccomp::install(filter)?;

@@ -49,13 +49,35 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-/// Starts the container `spec` describes and supervises it; its status is
-/// burrow's. The spec is validated first (spec/validate.rs): nothing starts
-/// for a spec with a field burrow cannot apply or a malformed annotation.
-pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
+/// Who owns the container once it runs, chosen by the front end: what the
+/// start sequence does after exec, and whether the container dies with
+/// burrow. Only `Foreground` exists yet; a detached container's monitor and
+/// an OCI engine's subreaper (`create`, then `start`) are the lifetimes the
+/// lifecycle and OCI work add (DESIGN.md, "Lifetimes of a container").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifetime {
+    /// `burrow run`: burrow is the init's parent, supervises it, passes its
+    /// status through and cleans up on every path; the init dies with it.
+    Foreground,
+}
+
+impl Lifetime {
+    /// Whether the init gets SIGKILL when burrow dies (PR_SET_PDEATHSIG).
+    fn dies_with_burrow(self) -> bool {
+        match self {
+            Lifetime::Foreground => true,
+        }
+    }
+}
+
+/// Starts the container `spec` describes, owned as `lifetime` says; for the
+/// foreground, supervises it, and its status is burrow's. The spec is
+/// validated first (spec/validate.rs): nothing starts for a spec with a field
+/// burrow cannot apply or a malformed annotation.
+pub fn run(spec: &Spec, caller: &Caller, lifetime: Lifetime) -> Result<i32> {
     let extensions = validate::validate(spec)?;
     let mut cgroup = None;
-    let result = run_with(spec, &extensions, caller, &mut cgroup);
+    let result = run_with(spec, &extensions, caller, lifetime, &mut cgroup);
     if let Some(cgroup) = cgroup {
         cgroup.remove();
     }
@@ -64,7 +86,13 @@ pub fn run(spec: &Spec, caller: &Caller) -> Result<i32> {
 
 /// Every step, prepare to supervise; the container's cgroup, once made, is
 /// recorded in `cgroup`.
-fn run_with(spec: &Spec, extensions: &Extensions, caller: &Caller, cgroup: &mut Option<Cgroup>) -> Result<i32> {
+fn run_with(
+    spec: &Spec,
+    extensions: &Extensions,
+    caller: &Caller,
+    lifetime: Lifetime,
+    cgroup: &mut Option<Cgroup>,
+) -> Result<i32> {
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "creating the netpipe".to_owned())?;
@@ -75,7 +103,15 @@ fn run_with(spec: &Spec, extensions: &Extensions, caller: &Caller, cgroup: &mut 
     let child = match clone.context(|| "starting the container process".to_owned())? {
         None => {
             drop((parent_end, netpipe_write, own_leaf));
-            child::run(spec, extensions, child_end, netpipe_read, &signals.original_mask)
+            let dies_with_burrow = lifetime.dies_with_burrow();
+            child::run(
+                spec,
+                extensions,
+                child_end,
+                netpipe_read,
+                &signals.original_mask,
+                dies_with_burrow,
+            )
         }
         Some(child) => child,
     };
