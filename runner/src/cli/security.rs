@@ -8,6 +8,7 @@ use crate::confine::capabilities::parse_name;
 use crate::confine::rlimits::{LIMITS, show};
 use crate::spec::annotations::FIRST_PRESERVED_FD;
 use crate::spec::defaults;
+use crate::start::host;
 use caps::{Capability, CapsHashSet};
 use clap::Args;
 use nix::sys::resource::{Resource, getrlimit};
@@ -92,12 +93,10 @@ impl SecurityOpt {
 /// Checks that fds 3 to 3+count-1 are open now, so that none of burrow's
 /// own later fds can take one of their numbers (child/fds.rs).
 pub fn check_preserved(count: u32) -> Result<(), String> {
-    for fd in FIRST_PRESERVED_FD..FIRST_PRESERVED_FD + count {
-        if !crate::sys::fd::is_open(fd as libc::c_int) {
-            return Err(format!("bad --preserve-fds {count}: fd {fd} is not open"));
-        }
+    match host::first_closed_fd(FIRST_PRESERVED_FD..FIRST_PRESERVED_FD + count) {
+        Some(fd) => Err(format!("bad --preserve-fds {count}: fd {fd} is not open")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A `--cap-add`/`--cap-drop` value: a capability or ALL.

@@ -4,6 +4,7 @@
 
 pub mod cgroup;
 pub mod helper_client;
+pub mod host;
 pub mod idmap;
 pub mod parent;
 pub mod spawn;
