@@ -225,7 +225,7 @@ fn hardening_seccomp_default_denies(f: &Fixture) -> Result<(), Failed> {
 
 /// AF_VSOCK sockets, which reach the host's hypervisor side, are refused,
 /// also when bits above the 32 the kernel reads are set in the family
-/// (seccomp_default.json compares the low 32 bits). Unconfined the call
+/// (confine/seccomp/default.json compares the low 32 bits). Unconfined the call
 /// gets something else (a socket, or EAFNOSUPPORT without vsock), so the
 /// EPERM is the filter's.
 fn hardening_seccomp_vsock(f: &Fixture) -> Result<(), Failed> {

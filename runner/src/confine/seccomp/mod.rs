@@ -3,7 +3,7 @@
 //! anything starts, and in the child while the parent calls the helper;
 //! burrow's default profile ahead of time, in seccomp/precompiled.rs),
 //! and installed by the child as the last step before exec. Input: the
-//! spec, built from a profile that seccomp_profile.rs has already checked.
+//! spec, built from a profile that profile.rs has already checked.
 //!
 //! A profile means what this stack of filters would mean, as the kernel
 //! combines filters (the most severe result wins: kill process, kill

@@ -3,7 +3,7 @@
 //!
 //! `compile` reads nothing but the spec's seccomp section, so the program
 //! is kept with the section it was compiled from, and used for a section
-//! equal to it in every field. That section is what seccomp_profile.rs
+//! equal to it in every field. That section is what profile.rs
 //! makes of the default profile for the default capabilities: adding or
 //! dropping a capability the profile names in `includes`/`excludes`
 //! (`--cap-add SYS_ADMIN`, `--cap-drop SYS_CHROOT`), or another profile,

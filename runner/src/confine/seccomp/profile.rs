@@ -7,7 +7,7 @@
 //! decided here against the container's capabilities, and names of other
 //! architectures' system calls are dropped.
 //!
-//! The default profile (`seccomp_default.json`) is in the same format and
+//! The default profile (`default.json`) is in the same format and
 //! goes through the same code.
 
 use crate::confine::capabilities;
