@@ -199,8 +199,13 @@ impl Pending {
     }
 }
 
-/// Everything the helper writes to both pipes, until it closes them. A
-/// read error ends that pipe's output early; the exit status still decides.
+/// Far more than the helper writes (one line, or its usage text): past it,
+/// a pipe is still read to its end, and the rest dropped.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// What the helper writes to both pipes (at most MAX_OUTPUT bytes of each),
+/// until it closes them. A read error ends that pipe's output early; the
+/// exit status still decides.
 fn read_both(stdout: File, stderr: File) -> (Vec<u8>, Vec<u8>) {
     let mut pipes = [(Some(stdout), Vec::new()), (Some(stderr), Vec::new())];
     loop {
@@ -227,7 +232,7 @@ fn read_both(stdout: File, stderr: File) -> (Vec<u8>, Vec<u8>) {
             match file.as_mut().filter(|_| ready).map(|f| f.read(&mut buffer)) {
                 None => {}
                 Some(Ok(0) | Err(_)) => *file = None,
-                Some(Ok(n)) => output.extend_from_slice(&buffer[..n]),
+                Some(Ok(n)) => output.extend_from_slice(&buffer[..n.min(MAX_OUTPUT - output.len())]),
             }
         }
     }
