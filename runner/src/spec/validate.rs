@@ -290,26 +290,26 @@ pub const UNSUPPORTED: &[Unsupported] = &[
 ];
 
 /// Checks `spec` before anything starts, and returns burrow's annotations
-/// decoded: the first field burrow cannot apply is an error naming it.
+/// decoded: the first field burrow cannot apply is a config error naming it.
 pub fn validate(spec: &Spec) -> Result<Extensions> {
     if spec.version().split('.').next() != Some("1") {
-        return Err(Error::usage(format!(
+        return Err(Error::config(format!(
             "ociVersion {:?}: burrow supports version 1 of the OCI runtime spec",
             spec.version()
         )));
     }
     for rule in UNSUPPORTED {
         if let Some(place) = (rule.set)(spec) {
-            return Err(Error::usage(format!("{place} is not supported: {}", rule.why)));
+            return Err(Error::config(format!("{place} is not supported: {}", rule.why)));
         }
     }
     if let Some(name) = spec.hostname().as_deref().filter(|name| !valid_hostname(name)) {
-        return Err(Error::usage(format!(
+        return Err(Error::config(format!(
             "hostname {name:?}: use 1 to 64 letters, digits, '-' or '.'"
         )));
     }
     if spec.hostname().is_some() && !crate::spec::has_namespace(spec, LinuxNamespaceType::Uts) {
-        return Err(Error::usage(
+        return Err(Error::config(
             "hostname: burrow sets it in a uts namespace of the container's own, which linux.namespaces lacks",
         ));
     }
@@ -317,7 +317,7 @@ pub fn validate(spec: &Spec) -> Result<Extensions> {
         let bind = mount.typ().as_deref() == Some("bind");
         let options = mount.options().iter().flatten();
         if let Some(unknown) = options.filter(|_| bind).find(|o| !BIND_OPTIONS.contains(&o.as_str())) {
-            return Err(Error::usage(format!(
+            return Err(Error::config(format!(
                 "mounts[{i}].options: {unknown:?} is not an option of a bind mount (one of {})",
                 BIND_OPTIONS.join(", ")
             )));
@@ -335,19 +335,19 @@ pub fn validate(spec: &Spec) -> Result<Extensions> {
         .into_iter()
         .find(|key| key.is_empty() || key.contains("..") || key.contains('/'))
     {
-        return Err(Error::usage(format!("linux.sysctl: bad name {key:?}")));
+        return Err(Error::config(format!("linux.sysctl: bad name {key:?}")));
     }
     if let Some(path) = linux.and_then(|l| l.cgroups_path().as_ref()) {
         let valid = path.to_str().is_some_and(burrow_shared::cgroup_policy::valid_name);
         if !valid {
-            return Err(Error::usage(format!(
+            return Err(Error::config(format!(
                 "linux.cgroupsPath {:?}: burrow takes the name of a cgroup below the one delegated to you \
                  (1 to 64 letters, digits, '_' or '-')",
                 path.display().to_string()
             )));
         }
     }
-    Extensions::decode(spec.annotations().as_ref()).map_err(|e| Error::usage(e.to_string()))
+    Extensions::decode(spec.annotations().as_ref()).map_err(|e| Error::config(e.to_string()))
 }
 
 #[cfg(test)]
