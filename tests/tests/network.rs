@@ -1026,10 +1026,7 @@ fn live_pairs(uid: u32, net: &TestNet) -> usize {
         if Some(&ns) == own.as_ref() || seen.contains_key(&ns) {
             continue;
         }
-        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let parent = status
-            .lines()
-            .find_map(|l| l.strip_prefix("PPid:")?.trim().parse().ok());
+        let parent = process::proc_stat(pid).ok().map(|stat| stat.ppid);
         if parent.and_then(ns_of) != own {
             continue;
         }
