@@ -103,6 +103,8 @@ wire_enum! {
         Session = 20, "session";
         Signals = 21, "signals";
         Fds = 22, "fds";
+        Terminal = 23, "terminal";
+        Init = 24, "init";
     }
 }
 
@@ -301,7 +303,6 @@ impl Channel {
     }
 
     /// Passes `fd` to the peer (SCM_RIGHTS), which takes it with `wait_fd`.
-    #[allow(dead_code, reason = "for the pty master and console socket (issue 14); tested below")]
     pub fn send_fd(&self, fd: BorrowedFd) -> io::Result<()> {
         let tag = [Tag::Fd as u8];
         let fds = [fd.as_raw_fd()];
@@ -409,7 +410,6 @@ impl Channel {
     }
 
     /// Waits for an fd passed with `send_fd` (close-on-exec).
-    #[allow(dead_code, reason = "for the pty master and console socket (issue 14); tested below")]
     pub fn wait_fd(&self) -> Result<OwnedFd, WaitError> {
         match self.expect(Tag::Fd)? {
             Received::Fd(fd) => Ok(fd),
@@ -520,9 +520,9 @@ mod tests {
 
     #[test]
     fn steps_and_tags_have_one_byte_and_name_each() {
-        assert_eq!(Step::from_byte(Step::Fds as u8), Some(Step::Fds));
+        assert_eq!(Step::from_byte(Step::Init as u8), Some(Step::Init));
         assert_eq!(
-            (Step::Exec.name(), Step::from_byte(0), Step::from_byte(23)),
+            (Step::Exec.name(), Step::from_byte(0), Step::from_byte(25)),
             ("exec", None, None)
         );
         assert_eq!(Tag::from_byte(Tag::Fd as u8).map(Tag::name), Some("fd"));

@@ -493,6 +493,35 @@ pub fn all_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// Sends `signal` to `pid` through a pidfd, once its real uid is checked
+/// to be `uid` (a process a scenario started as its test user, deeper
+/// than its own child): a recycled pid is never signalled.
+pub fn signal_process_of(pid: u32, uid: u32, signal: i32) -> io::Result<()> {
+    // SAFETY: pidfd_open with plain integers; the fd is owned at once.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pidfd_open returned a new fd that nothing else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as RawFd) };
+    if proc_real_uid(pid)? != uid {
+        return Err(io::Error::other(format!("pid {pid} is not the test user's")));
+    }
+    pidfd_signal(pidfd.as_raw_fd(), signal)
+}
+
+/// The pids of `uid`'s processes whose command line has `needle` in it.
+pub fn processes_of(uid: u32, needle: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|&pid| proc_real_uid(pid).ok() == Some(uid))
+        .filter(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|line| String::from_utf8_lossy(&line).replace('\0', " ").contains(needle))
+        })
+        .collect()
+}
+
 /// Records `pid`, a descendant that a scenario is about to orphan on
 /// purpose (a container whose burrow it kills): the orphan checks then leave
 /// it alone, and the scenario reaps it with `reap_expected_orphan`.

@@ -25,7 +25,10 @@
 //!    configured (network.rs).
 //!    Then the spec's sysctls (confine.rs), before /proc/sys is read-only.
 //! 6. The filesystem tree, with the masked and read-only paths, and
-//!    pivot_root (rootfs.rs, masked_paths.rs), then the cwd.
+//!    pivot_root (rootfs.rs, masked_paths.rs), then the cwd. With
+//!    `process.terminal`, a pty of the container's own devpts: its master
+//!    to the parent (FD), its slave the controlling terminal, stdio and
+//!    /dev/console (terminal.rs).
 //! 7. Mark every fd above stderr close-on-exec but the preserved ones
 //!    (fds.rs), restore the signal mask and SIGPIPE, and prepare the exec
 //!    (exec.rs): nothing is allocated after the seccomp filter.
@@ -33,14 +36,18 @@
 //!    while CAP_SETPCAP is still held, ambient last), no_new_privs, Landlock,
 //!    and seccomp as the very last step. Without no_new_privs, Landlock and
 //!    seccomp come before the capabilities, which they need.
-//! 9. Send READY, exec. If exec fails, send FAILED(exec).
+//! 9. Send READY, exec. If exec fails, send FAILED(exec). With `--init`
+//!    (run.burrow.init), fork first: pid 1 stays as the container's init
+//!    (init.rs) and the forked process execs the command.
 
 pub mod cgroup;
 pub mod exec;
 pub mod fds;
+pub mod init;
 pub mod masked_paths;
 pub mod network;
 pub mod rootfs;
+pub mod terminal;
 
 use crate::confine;
 use crate::confine::seccomp::Program;
@@ -99,15 +106,24 @@ pub fn run(
         };
         configure(spec, extensions, setup)
     });
-    let error = match configured {
+    let (channel, error) = match configured {
         Ok(command) => {
             if channel.send(&Message::Ready).is_err() {
                 exit(status::FAILED);
             }
-            let error = command.exec();
-            Failure::os(Step::Exec, command_name(spec), &error)
+            let forked = match extensions.init {
+                true => init::fork_command(channel, signal_mask, spec::has_terminal(spec)),
+                false => Ok(channel),
+            };
+            match forked {
+                Ok(channel) => {
+                    let error = command.exec();
+                    (channel, Failure::os(Step::Exec, command_name(spec), &error))
+                }
+                Err(unforked) => unforked,
+            }
         }
-        Err(failure) => failure,
+        Err(failure) => (channel, failure),
     };
     let _ = channel.send(&Message::Failed(error));
     exit(status::FAILED)
@@ -258,6 +274,9 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
         .map(|p| p.cwd().clone())
         .unwrap_or_else(|| "/".into());
     nix::unistd::chdir(&cwd).map_err(os(Step::Cwd, &format!("chdir to {}", cwd.display())))?;
+    if spec::has_terminal(spec) {
+        terminal::set_up(spec, channel)?;
+    }
 
     fds::prepare_for_exec(extensions.preserve_fds)?;
     // Rust ignores SIGPIPE in its own processes; the command must not inherit that.

@@ -320,6 +320,25 @@ fn mount_resolv_conf(root: BorrowedFd, text: &str) -> Result<(), Failure> {
     attach(source.as_fd(), target.as_fd()).map_err(fail("mounting resolv.conf"))
 }
 
+/// Binds the terminal `tty` onto /dev/console, after pivot_root, as lxc and
+/// runc do: an init writes its messages there and a getty runs on it.
+/// /dev/console must not be or lie below a symlink (step 4).
+pub fn bind_console(tty: BorrowedFd) -> Result<(), Failure> {
+    let root = nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail("opening /")(e.into()))?;
+    let console = Path::new("/dev/console");
+    let target = make_target(root.as_fd(), console, true, true).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => symlink_failure(Step::Mount, "mount point", root.as_fd(), console),
+        _ => fail("creating /dev/console")(e),
+    })?;
+    let source = crate::sys::mount::clone_fd(tty, false).map_err(fail("cloning the terminal"))?;
+    attach(source.as_fd(), target.as_fd()).map_err(fail("mounting the terminal on /dev/console"))
+}
+
 fn pivot_into(root: BorrowedFd) -> Result<(), Failure> {
     let pivot = |detail: &str| {
         let detail = detail.to_owned();

@@ -9,14 +9,14 @@
 //! The child applies it all (confine/).
 
 use crate::cli::RunArgs;
-use crate::cli::security::{self, SecurityArgs, SecurityOpt};
+use crate::cli::security::{self, CapArg, SecurityArgs, SecurityOpt};
 use crate::confine::landlock;
 use crate::confine::seccomp;
 use crate::confine::seccomp::profile::{self, Context};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::spec::defaults::{self, MASKED, READ_ONLY};
-use caps::CapsHashSet;
+use caps::{Capability, CapsHashSet};
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccomp, Spec};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,9 +24,21 @@ use std::path::{Path, PathBuf};
 /// `--seccomp-profile unconfined`.
 const UNCONFINED: &str = "unconfined";
 
-/// Fills in the spec's confinement from the command line.
-pub fn configure(spec: &mut Spec, args: &SecurityArgs) -> Result<()> {
-    let caps = security::resolve(&args.cap_add, &args.cap_drop, &security::supported()).map_err(Error::Usage)?;
+/// Fills in the spec's confinement from the command line; `system`: a
+/// system container (cli/session.rs).
+pub fn configure(spec: &mut Spec, args: &SecurityArgs, system: bool) -> Result<()> {
+    let mut caps = security::resolve(&args.cap_add, &args.cap_drop, &security::supported()).map_err(Error::Usage)?;
+    // A system container's init halts and reboots with reboot(2), which in
+    // a pid namespace of its own only ends that namespace's init (the
+    // kernel kills it with SIGINT or SIGHUP): lxc keeps CAP_SYS_BOOT too.
+    let dropped = |cap| {
+        args.cap_drop
+            .iter()
+            .any(|c| *c == CapArg::All || *c == CapArg::One(cap))
+    };
+    if system && !dropped(Capability::CAP_SYS_BOOT) {
+        caps.insert(Capability::CAP_SYS_BOOT);
+    }
     let mut no_new_privileges = true;
     let mut unmask: Vec<PathBuf> = Vec::new();
     let mut unmask_all = false;

@@ -9,10 +9,12 @@ pub mod net;
 pub mod resources;
 pub mod run;
 pub mod security;
+pub mod session;
 
 use crate::cli::net::NetMode;
 use crate::cli::resources::ResourceArgs;
 use crate::cli::security::SecurityArgs;
+use crate::cli::session::SessionArgs;
 use burrow_shared::ids::IdMapping;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -147,6 +149,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub security: SecurityArgs,
+
+    #[command(flatten)]
+    pub session: SessionArgs,
 
     /// The command and its arguments
     #[arg(

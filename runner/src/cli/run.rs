@@ -44,7 +44,13 @@ pub fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
     if !without_subids.is_empty() {
         log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
     }
-    parent::run(&spec, &caller, Lifetime::Foreground)
+    let command = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.args().clone())
+        .unwrap_or_default();
+    let foreground = args.session.foreground(&command, args.rootfs.as_deref());
+    parent::run(&spec, &caller, Lifetime::Foreground(foreground))
 }
 
 /// What the host has, as far as the spec for `burrow run` depends on it.
@@ -137,12 +143,14 @@ fn build(
         binds,
         extra_env,
     } = resolved;
+    let system = args.session.is_boot(&command);
     let extensions = Extensions {
         root_tmpfs: root_path.is_none(),
         interfaces: interfaces.clone(),
         dns: args.dns.clone(),
         landlock: args.security.landlock,
         preserve_fds: args.security.preserve_fds,
+        init: args.session.init,
     };
     let mut annotations = HashMap::new();
     extensions.encode(&mut annotations);
@@ -164,6 +172,7 @@ fn build(
     }
 
     let process = ProcessBuilder::default()
+        .terminal(args.session.tty)
         .args(command)
         .env(defaults::environment(host.term.as_deref(), &extra_env))
         .cwd(&args.cwd)
@@ -207,7 +216,7 @@ fn build(
         .build()
         .map_err(invalid)
         // Capabilities, no_new_privs, rlimits, seccomp, masked paths (confinement.rs).
-        .and_then(|mut spec| crate::cli::confinement::configure(&mut spec, &args.security).map(|()| spec))
+        .and_then(|mut spec| crate::cli::confinement::configure(&mut spec, &args.security, system).map(|()| spec))
 }
 
 fn rootfs_dir(dir: &Path) -> Result<PathBuf> {

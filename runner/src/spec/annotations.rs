@@ -22,6 +22,8 @@ pub const DNS: &str = "run.burrow.dns";
 pub const LANDLOCK: &str = "run.burrow.landlock";
 /// N: fds 3 to 3+N-1 reach the container as they are (0 to 1024).
 pub const PRESERVE_FDS: &str = "run.burrow.preserve-fds";
+/// burrow's init runs as pid 1 in front of the command: "true" or "false".
+pub const INIT: &str = "run.burrow.init";
 
 /// The first fd `PRESERVE_FDS` counts: the first one above stderr.
 pub const FIRST_PRESERVED_FD: u32 = 3;
@@ -42,6 +44,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "\"true\": Landlock confines the container to its root and mounts",
     ),
     (PRESERVE_FDS, "N: fds 3 to 3+N-1 reach the container"),
+    (
+        INIT,
+        "\"true\": a small init runs as pid 1, reaps, and passes signals on to the command",
+    ),
 ];
 
 /// A malformed annotation: the key, what was expected, the value found.
@@ -68,6 +74,7 @@ pub struct Extensions {
     pub dns: Vec<IpAddr>,
     pub landlock: bool,
     pub preserve_fds: u32,
+    pub init: bool,
 }
 
 /// One interface on a bridge, as the child configures it.
@@ -103,6 +110,9 @@ impl Extensions {
         if self.preserve_fds > 0 {
             annotations.insert(PRESERVE_FDS.to_owned(), self.preserve_fds.to_string());
         }
+        if self.init {
+            annotations.insert(INIT.to_owned(), "true".to_owned());
+        }
     }
 
     /// Decodes every `run.burrow.` annotation strictly; others are not burrow's.
@@ -122,6 +132,7 @@ impl Extensions {
             match key.as_str() {
                 ROOT_TMPFS => extensions.root_tmpfs = boolean(value).ok_or_else(|| error(BOOLEAN))?,
                 LANDLOCK => extensions.landlock = boolean(value).ok_or_else(|| error(BOOLEAN))?,
+                INIT => extensions.init = boolean(value).ok_or_else(|| error(BOOLEAN))?,
                 DNS => {
                     extensions.dns =
                         nameservers(value).ok_or_else(|| error("expected IP addresses, space-separated"))?
@@ -340,6 +351,7 @@ mod tests {
             dns: vec!["10.0.0.1".parse().unwrap(), "fd00::1".parse().unwrap()],
             landlock: true,
             preserve_fds: 2,
+            init: true,
         };
         let mut encoded = Annotations::new();
         extensions.encode(&mut encoded);

@@ -32,6 +32,11 @@ pub fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
     namespaces.into_iter().flatten().any(|ns| ns.typ() == typ)
 }
 
+/// Whether the container gets a terminal of its own (`process.terminal`).
+pub fn has_terminal(spec: &Spec) -> bool {
+    spec.process().as_ref().and_then(|p| p.terminal()) == Some(true)
+}
+
 /// A host name burrow sets: 1 to 64 letters, digits, '-' or '.'.
 pub fn valid_hostname(name: &str) -> bool {
     !name.is_empty()

@@ -65,14 +65,15 @@ pub const UNSUPPORTED: &[Unsupported] = &[
         },
     },
     Unsupported {
-        field: "process.terminal",
-        why: "burrow gives the command its own stdio, not a terminal",
-        set: |s| when(s.process().as_ref()?.terminal() == Some(true), "process.terminal"),
-    },
-    Unsupported {
         field: "process.consoleSize",
-        why: "burrow gives the command no terminal",
-        set: |s| when(s.process().as_ref()?.console_size().is_some(), "process.consoleSize"),
+        why: "a size is for the container's terminal, and process.terminal is not set",
+        set: |s| {
+            let process = s.process().as_ref()?;
+            when(
+                process.console_size().is_some() && process.terminal() != Some(true),
+                "process.consoleSize",
+            )
+        },
     },
     Unsupported {
         field: "process.apparmorProfile",
@@ -430,9 +431,9 @@ mod tests {
         );
         assert_eq!(
             refusal(|s| process(s, |p| {
-                p.set_terminal(Some(true));
+                p.set_console_size(Some(oci_spec::runtime::Box::default()));
             })),
-            "process.terminal is not supported: burrow gives the command its own stdio, not a terminal"
+            "process.consoleSize is not supported: a size is for the container's terminal, and process.terminal is not set"
         );
         assert!(
             refusal(|s| process(s, |p| {

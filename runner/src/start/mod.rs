@@ -7,5 +7,6 @@ pub mod helper_client;
 pub mod host;
 pub mod idmap;
 pub mod parent;
+pub mod pty;
 pub mod spawn;
 pub mod supervise;

@@ -20,9 +20,13 @@
 //!   peers' names into the netpipe.
 //! - configure: send Configure, naming the cgroup v1 leaves the child joins
 //!   itself; wait for Ready or the child's Failed (sync.rs has the diagram).
+//!   With a terminal, the pty's master comes first (an fd over the
+//!   socket), checked to be one, and gets the caller's window size.
 //! - exec: wait for exec: EOF on the close-on-exec socket means exec'd;
 //!   Failed means exec failed.
-//! - supervise: wait for it; its status is burrow's.
+//! - supervise: pass signals on, relay the terminal, wait for pid 1; its
+//!   status is burrow's (supervise.rs). A system container that rebooted
+//!   starts again from prepare.
 //!
 //! If anything fails after the clone, the child is killed and reaped. Either
 //! way its cgroup leaves are removed before burrow exits. Its veths are not
@@ -39,8 +43,9 @@ use crate::spec::validate;
 use crate::start::cgroup::{self, Cgroup};
 use crate::start::helper_client;
 use crate::start::idmap::{self, Caller};
+use crate::start::pty::{RawMode, Relay};
 use crate::start::spawn::{self, Child};
-use crate::start::supervise::{self, Signals};
+use crate::start::supervise::{self, Ended, Signals, Supervision};
 use crate::sync::{Channel, Failure, Message, Step, WaitError};
 use burrow_shared::ids::IdKind;
 use nix::fcntl::OFlag;
@@ -48,6 +53,7 @@ use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
 
 /// Who owns the container once it runs, chosen by the front end: what the
 /// start sequence does after exec, and whether the container dies with
@@ -58,45 +64,109 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 pub enum Lifetime {
     /// `burrow run`: burrow is the init's parent, supervises it, passes its
     /// status through and cleans up on every path; the init dies with it.
-    Foreground,
+    Foreground(Foreground),
+}
+
+/// How `burrow run` supervises its container (cli/session.rs fills it in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Foreground {
+    /// With a terminal of its own: relay stdin to it, the caller's
+    /// terminal in raw mode meanwhile (`-i`).
+    pub interactive: bool,
+    /// A system container: its init's end by SIGINT is a halt, by SIGHUP
+    /// a reboot (the kernel's reboot(2) in a pid namespace), as lxc-start.
+    pub system: bool,
+    /// A reboot starts the container again (no `--no-reboot`).
+    pub reboot: bool,
+    /// What burrow sends pid 1 when asked to stop (SIGTERM to burrow).
+    pub stop_signal: libc::c_int,
+    /// Then SIGKILL after this.
+    pub stop_timeout: Duration,
 }
 
 impl Lifetime {
     /// Whether the init gets SIGKILL when burrow dies (PR_SET_PDEATHSIG).
     fn dies_with_burrow(self) -> bool {
         match self {
-            Lifetime::Foreground => true,
+            Lifetime::Foreground(_) => true,
         }
     }
 }
 
+/// What comes after the container's pid 1 ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Next {
+    Exit(i32),
+    StartAgain,
+}
+
 /// Starts the container `spec` describes, owned as `lifetime` says; for the
-/// foreground, supervises it, and its status is burrow's. The spec is
-/// validated first (spec/validate.rs): nothing starts for a spec with a field
-/// burrow cannot apply or a malformed annotation.
+/// foreground, supervises it, and its status is burrow's (a system
+/// container that rebooted is started again, with the same spec). The spec
+/// is validated first (spec/validate.rs): nothing starts for a spec with a
+/// field burrow cannot apply or a malformed annotation.
 pub fn run(spec: &Spec, caller: &Caller, lifetime: Lifetime) -> Result<i32> {
     let extensions = validate::validate(spec)?;
-    let mut cgroup = None;
-    let result = run_with(spec, &extensions, caller, lifetime, &mut cgroup);
-    if let Some(cgroup) = cgroup {
-        cgroup.remove();
+    let Lifetime::Foreground(foreground) = lifetime;
+    let signals = Signals::block().context(|| "blocking signals".to_owned())?;
+    // Once for every start, so that a reboot does not flash the terminal;
+    // restored when this returns, on every path (burrow catches every
+    // signal that would end it but SIGKILL).
+    let raw = match spec::has_terminal(spec) && foreground.interactive {
+        true => RawMode::enter().context(|| "putting your terminal in raw mode".to_owned())?,
+        false => None,
+    };
+    loop {
+        let mut cgroup = None;
+        let result = run_with(
+            (spec, &extensions),
+            caller,
+            lifetime,
+            (&signals, raw.as_ref()),
+            &mut cgroup,
+        );
+        if let Some(cgroup) = cgroup {
+            cgroup.remove();
+        }
+        match after(&foreground, result?) {
+            Next::Exit(status) => return Ok(status),
+            Next::StartAgain => continue,
+        }
     }
-    result
+}
+
+/// How burrow treats the end of pid 1: as lxc-start for a system container.
+fn after(foreground: &Foreground, ended: Ended) -> Next {
+    match (foreground.system, ended.signal) {
+        (true, Some(libc::SIGINT)) => {
+            log::info!("the container halted");
+            Next::Exit(0)
+        }
+        (true, Some(libc::SIGHUP)) if foreground.reboot => {
+            log::info!("the container rebooted: starting it again");
+            Next::StartAgain
+        }
+        (true, Some(libc::SIGHUP)) => {
+            log::info!("the container rebooted, and --no-reboot ends it");
+            Next::Exit(0)
+        }
+        _ => Next::Exit(ended.status),
+    }
 }
 
 /// Every step, prepare to supervise; the container's cgroup, once made, is
 /// recorded in `cgroup`.
 fn run_with(
-    spec: &Spec,
-    extensions: &Extensions,
+    (spec, extensions): (&Spec, &Extensions),
     caller: &Caller,
     lifetime: Lifetime,
+    (signals, raw): (&Signals, Option<&RawMode>),
     cgroup: &mut Option<Cgroup>,
-) -> Result<i32> {
+) -> Result<Ended> {
+    let Lifetime::Foreground(foreground) = lifetime;
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "creating the netpipe".to_owned())?;
-    let signals = Signals::block().context(|| "blocking signals".to_owned())?;
     let own_leaf = cgroup::prepare_own(cgroup_parent(spec).as_deref(), cgroup)?;
     let flags = clone_flags(spec);
     let clone = spawn::clone_child(flags, own_leaf.as_ref().map(|leaf| leaf.as_fd()));
@@ -120,15 +190,23 @@ fn run_with(
     drop(own_leaf);
     match start(
         (spec, extensions),
-        caller,
+        (caller, foreground.interactive),
         &child,
         &parent_end,
         netpipe_write,
         (cgroup, placed),
     ) {
-        Ok(()) => {
+        Ok(relay) => {
             drop(parent_end);
-            supervise::wait(&child, &signals).context(|| "supervising the container".to_owned())
+            let mut how = Supervision {
+                stop_signal: foreground.stop_signal,
+                stop_timeout: foreground.stop_timeout,
+                init: extensions.init,
+                system: foreground.system,
+                relay,
+                raw,
+            };
+            supervise::wait(&child, signals, &mut how).context(|| "supervising the container".to_owned())
         }
         Err(error) => {
             let _ = spawn::send_signal(&child.pidfd, libc::SIGKILL);
@@ -156,15 +234,16 @@ fn clone_flags(spec: &Spec) -> u64 {
 
 /// The steps pin, host setup, configure and exec. The container's cgroup
 /// is recorded in `cgroup_made` as soon as it exists, for removal;
-/// `placed`: the clone started the child in it already.
+/// `placed`: the clone started the child in it already. Returns the relay
+/// of the container's terminal, when it has one (`interactive`: with stdin).
 fn start(
     (spec, extensions): (&Spec, &Extensions),
-    caller: &Caller,
+    (caller, interactive): (&Caller, bool),
     child: &Child,
     channel: &Channel,
     netpipe: OwnedFd,
     (cgroup_made, placed): (&mut Option<Cgroup>, bool),
-) -> Result<()> {
+) -> Result<Option<Relay>> {
     let proc_dir = nix::fcntl::open(
         format!("/proc/{}", child.pid).as_str(),
         OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
@@ -230,8 +309,18 @@ fn start(
             join,
         })
         .context(|| "sending configure to the container process".to_owned())?;
+    // The pty's master comes before Ready (child/terminal.rs); it gets the
+    // caller's window size before the command runs.
+    let relay = match spec::has_terminal(spec) {
+        true => {
+            let master = answer(child, channel.wait_fd())?;
+            Some(Relay::new(master, interactive).context(|| "taking the container's terminal".to_owned())?)
+        }
+        false => None,
+    };
     answer(child, channel.wait_ready())?;
-    answer(child, channel.wait_exec())
+    answer(child, channel.wait_exec())?;
+    Ok(relay)
 }
 
 /// Waits for the child to have made its network namespace.
@@ -241,9 +330,9 @@ fn wait_unshared(channel: &Channel, child: &Child) -> Result<()> {
 
 /// The child's answer at a barrier: the failure it reported, or how it
 /// broke the protocol or died.
-fn answer(child: &Child, waited: std::result::Result<(), WaitError>) -> Result<()> {
+fn answer<T>(child: &Child, waited: std::result::Result<T, WaitError>) -> Result<T> {
     match waited {
-        Ok(()) => Ok(()),
+        Ok(value) => Ok(value),
         Err(WaitError::Failed(failure)) => Err(setup_error(failure)),
         Err(error) => Err(lost_child(child, error)),
     }

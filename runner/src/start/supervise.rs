@@ -1,61 +1,94 @@
 //! Supervision of the running container (runner, unprivileged): pass
-//! signals on to it, wait for it, and turn its end into burrow's status.
-//! Untrusted: the container, whose processes may signal whatever they reach.
+//! signals on to it, relay its terminal, stop it on request, wait for it,
+//! and turn its end into burrow's status. Untrusted: the container, whose
+//! processes may signal whatever they reach, and its terminal's output.
 //!
-//! The container runs in a session of its own, without a controlling
-//! terminal (child.rs calls setsid before exec), after bubblewrap's
-//! `--new-session`. So nothing in it reaches beyond its pid namespace:
-//! kill(0) reaches only its own process group, never the script that ran
-//! burrow, a pipeline's other commands or burrow; and the kernel refuses it
-//! the caller's terminal's job control (TIOCSPGRP) and TIOCSTI, which need
-//! a controlling terminal. A process group of its own in burrow's session
-//! (setpgid) would leave it both, and runc and crun without a terminal keep
-//! the container in the caller's process group even. The terminal's signals
-//! therefore reach burrow alone, in the caller's foreground job, and burrow
-//! passes them on:
+//! The container runs in a session of its own (child.rs calls setsid
+//! before exec), after bubblewrap's `--new-session`, with its own pty as
+//! its controlling terminal (`-t`) or none. So nothing in it reaches beyond
+//! its pid namespace: kill(0) reaches only its own process group, never the
+//! script that ran burrow, a pipeline's other commands or burrow; and the
+//! kernel refuses it the caller's terminal's job control (TIOCSPGRP) and
+//! TIOCSTI, which need that terminal as the controlling one. A process
+//! group of its own in burrow's session (setpgid) would leave it both, and
+//! runc and crun without a terminal keep the container in the caller's
+//! process group even. The terminal's signals therefore reach burrow alone,
+//! in the caller's foreground job, and burrow passes on every signal it
+//! can catch (`Signals`; with `-it` the caller's terminal is raw and its
+//! keys reach the container's pty as bytes instead):
 //!
-//! - a signal the terminal sent (si_code SI_KERNEL: ^C, ^\, a resize, a
-//!   hangup) to the container's process group, as the terminal sends one to
-//!   a foreground job: the command an interactive shell runs gets ^C too;
-//! - a signal a process sent (kill) to the container's pid 1;
+//! - SIGTERM is the request to stop: the container's stop signal goes to
+//!   its pid 1 (SIGTERM, or a system container's halt signal), then, if it
+//!   has not ended after the stop timeout, SIGKILL, as `podman stop` and
+//!   `lxc-stop` do. A pid 1 without a handler ignores SIGTERM, so without
+//!   `--init` the timeout is what ends such a command. For a system
+//!   container, ^C (SIGINT from the terminal) is the same request.
+//! - another signal the terminal sent (si_code SI_KERNEL: ^C, ^\, a
+//!   resize, a hangup) to the container's process group, as the terminal
+//!   sends one to a foreground job: the command an interactive shell runs
+//!   gets ^C too (with `--init` that group is the init alone, which passes
+//!   it to the command's group);
+//! - a signal a process sent (kill), real-time ones included, to the
+//!   container's pid 1;
+//! - SIGWINCH with a pty of its own: the caller's new size to that pty,
+//!   whose foreground job the kernel signals;
 //! - SIGTSTP (^Z, or kill -TSTP) stops the container's process group with
 //!   SIGSTOP (SIGTSTP's default action does nothing in its group, which is
-//!   orphaned), then burrow itself, by SIGTSTP's default action, so that
-//!   the caller's shell sees a stopped job; once burrow is continued (fg,
-//!   bg) it continues the container. In an orphaned process group the
-//!   kernel discards burrow's stop, as for any job there, and the container
-//!   goes on.
+//!   orphaned; with `--init`, SIGTSTP to the init, which does the same for
+//!   the command's group), then burrow itself, by SIGTSTP's default
+//!   action, with the caller's terminal restored, so that the caller's
+//!   shell sees a stopped job; once burrow is continued (fg, bg) it
+//!   continues the container. In an orphaned process group the kernel
+//!   discards burrow's stop, as for any job there, and the container goes
+//!   on.
 //!
-//! Without a controlling terminal, the container gets no SIGTTIN or SIGTTOU:
+//! Not caught, so never passed on: SIGKILL and SIGSTOP (they cannot be),
+//! SIGCHLD (the pidfd says when pid 1 ends), SIGCONT, SIGTTIN and SIGTTOU
+//! (burrow's own job control), and the signals of burrow's own faults and
+//! limits (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT,
+//! SIGPIPE, SIGPROF, SIGVTALRM, SIGXCPU, SIGXFSZ).
+//!
+//! Without a terminal of its own, the container gets no SIGTTIN or SIGTTOU:
 //! it reads a terminal on its stdin even while burrow is a background job,
 //! and a shell in it has no job control of its own.
 
+use crate::start::pty::{RawMode, Relay};
 use crate::start::spawn::{Child, send_signal};
+use crate::sys::process::{self, Exit};
+use crate::sys::signal::kill;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg, raise, sigprocmask};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, raise, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd, siginfo};
-use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
-use nix::unistd::Pid;
 use std::io;
 use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
 
-/// Signals burrow passes on to the container, besides SIGTSTP.
-const FORWARDED: [Signal; 7] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
+/// The signals burrow does not catch (module doc); it catches the rest.
+const NOT_CAUGHT: [Signal; 16] = [
+    Signal::SIGCHLD,
+    Signal::SIGCONT,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGSEGV,
+    Signal::SIGBUS,
+    Signal::SIGFPE,
+    Signal::SIGILL,
+    Signal::SIGTRAP,
+    Signal::SIGSYS,
+    Signal::SIGABRT,
+    Signal::SIGPIPE,
+    Signal::SIGPROF,
+    Signal::SIGVTALRM,
+    Signal::SIGXCPU,
+    Signal::SIGXFSZ,
 ];
 
 /// si_code of a signal the kernel sent: a terminal's ^C, ^\, resize or hangup.
 const SI_KERNEL: i32 = 0x80;
 
-/// The forwarded signals and SIGTSTP, blocked from before the clone (so
-/// none is lost while the container starts) and read from a signalfd.
+/// The signals burrow catches, blocked from before the clone (so none is
+/// lost while the container starts) and read from a signalfd.
 pub struct Signals {
     fd: SignalFd,
     /// The mask before blocking, which the child restores before exec.
@@ -64,9 +97,8 @@ pub struct Signals {
 
 impl Signals {
     pub fn block() -> io::Result<Signals> {
-        let mut set = SigSet::empty();
-        FORWARDED.iter().for_each(|s| set.add(*s));
-        set.add(Signal::SIGTSTP);
+        let mut set = SigSet::all();
+        NOT_CAUGHT.iter().for_each(|s| set.remove(*s));
         let mut original_mask = SigSet::empty();
         sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut original_mask))?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
@@ -74,64 +106,135 @@ impl Signals {
     }
 }
 
-/// Forwards signals until the child exits; returns its status as burrow's:
-/// its exit code, or 128+N when signal N killed it.
-pub fn wait(child: &Child, signals: &Signals) -> io::Result<i32> {
+/// How burrow supervises this container (from `parent::Foreground`).
+pub struct Supervision<'a> {
+    /// Sent to pid 1 on a request to stop (module doc).
+    pub stop_signal: libc::c_int,
+    /// Then SIGKILL after this.
+    pub stop_timeout: Duration,
+    /// burrow's init is pid 1 (`--init`).
+    pub init: bool,
+    /// A system container: ^C from the terminal stops it too.
+    pub system: bool,
+    /// The container's terminal, when it has one.
+    pub relay: Option<Relay>,
+    /// The caller's terminal in raw mode, when it is.
+    pub raw: Option<&'a RawMode>,
+}
+
+/// How the container's pid 1 ended, and so the container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// burrow's status for it: its exit code, or 128+N when signal N killed it.
+    pub status: i32,
+    /// The signal that killed it, if one did.
+    pub signal: Option<libc::c_int>,
+}
+
+/// Passes signals on and relays the terminal until pid 1 ends; returns how.
+pub fn wait(child: &Child, signals: &Signals, how: &mut Supervision) -> io::Result<Ended> {
+    let mut kill_at: Option<Instant> = None;
     loop {
-        let mut fds = [
+        let timeout = match kill_at {
+            None => PollTimeout::NONE,
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now()).as_millis() + 1;
+                PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = vec![
             PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(signals.fd.as_fd(), PollFlags::POLLIN),
         ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Err(nix::errno::Errno::EINTR) => continue,
+        fds.extend(how.relay.as_ref().map(Relay::poll_fds).unwrap_or_default());
+        match poll(&mut fds, timeout) {
+            Err(Errno::EINTR) => continue,
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
-        if fds[1].any().unwrap_or(false) {
+        let ready: Vec<bool> = fds.iter().map(|fd| fd.any().unwrap_or(false)).collect();
+        drop(fds);
+        if ready[1] {
             while let Some(info) = signals.fd.read_signal()? {
-                pass_on(child, &info)?;
+                pass_on(child, &info, how, &mut kill_at)?;
             }
         }
-        if fds[0].any().unwrap_or(false) {
-            let (status, signal) = reap_with_signal(child)?;
-            if signal == Some(Signal::SIGSYS) {
+        if let Some(relay) = how.relay.as_mut() {
+            relay.on_ready(&ready[2..])?;
+        }
+        if ready[0] {
+            if let Some(relay) = how.relay.as_mut() {
+                relay.drain();
+            }
+            let ended = reap_ended(child)?;
+            if ended.signal == Some(libc::SIGSYS) {
                 // On x86_64 the kernel raises SIGSYS only for seccomp (a
                 // filter's kill or trap: burrow's, or one the container
                 // installed itself).
                 log::error!("the container was killed by seccomp (SIGSYS)");
             }
-            return Ok(status);
+            return Ok(ended);
+        }
+        if kill_at.is_some_and(|at| Instant::now() >= at) {
+            if let Some(raw) = how.raw {
+                raw.restore();
+            }
+            log::warn!("the container did not stop within {:?}: killing it", how.stop_timeout);
+            send_signal(&child.pidfd, libc::SIGKILL)?;
+            kill_at = None;
         }
     }
 }
 
 /// Passes one signal burrow received on to the container (module doc).
-fn pass_on(child: &Child, info: &siginfo) -> io::Result<()> {
-    let signal = Signal::try_from(info.ssi_signo as libc::c_int)?;
+fn pass_on(child: &Child, info: &siginfo, how: &mut Supervision, kill_at: &mut Option<Instant>) -> io::Result<()> {
+    let signal = info.ssi_signo as libc::c_int;
+    let from_terminal = info.ssi_code == SI_KERNEL;
     match signal {
-        Signal::SIGTSTP => stop_as_a_job(child),
-        _ if info.ssi_code == SI_KERNEL => signal_group(child, signal),
-        _ => send_signal(&child.pidfd, signal as libc::c_int),
+        libc::SIGTSTP => stop_as_a_job(child, how),
+        libc::SIGWINCH if how.relay.is_some() => {
+            how.relay.as_ref().map(Relay::resize);
+            Ok(())
+        }
+        libc::SIGTERM => stop(child, how, kill_at),
+        libc::SIGINT if from_terminal && how.system => stop(child, how, kill_at),
+        _ if from_terminal => signal_group(child, signal),
+        _ => send_signal(&child.pidfd, signal),
     }
+}
+
+/// A request to stop: the stop signal to pid 1, and SIGKILL armed for
+/// after the timeout (a second request does not move it).
+fn stop(child: &Child, how: &Supervision, kill_at: &mut Option<Instant>) -> io::Result<()> {
+    if kill_at.is_none() {
+        *kill_at = Some(Instant::now() + how.stop_timeout);
+    }
+    send_signal(&child.pidfd, how.stop_signal)
 }
 
 /// Sends `signal` to the container's process group, which its pid 1 leads
 /// (a session leader's group has its id, its pid in burrow's namespace).
-fn signal_group(child: &Child, signal: Signal) -> io::Result<()> {
+fn signal_group(child: &Child, signal: libc::c_int) -> io::Result<()> {
     // SECURITY: the group holds the container's processes only. Its leader
     // is burrow's child, not reaped yet, so no other process has its pid,
     // and only a process of its session, which no process outside the
     // container is in, can join the group.
-    match killpg(Pid::from_raw(child.pid), signal) {
-        Ok(()) | Err(Errno::ESRCH) => Ok(()),
-        Err(e) => Err(e.into()),
+    match kill(-child.pid, signal) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        other => other,
     }
 }
 
 /// SIGTSTP: stops the container, then burrow, as a shell job stops, and
 /// continues the container once burrow goes on.
-fn stop_as_a_job(child: &Child) -> io::Result<()> {
-    signal_group(child, Signal::SIGSTOP)?;
+fn stop_as_a_job(child: &Child, how: &Supervision) -> io::Result<()> {
+    match how.init {
+        true => send_signal(&child.pidfd, libc::SIGTSTP)?,
+        false => signal_group(child, libc::SIGSTOP)?,
+    }
+    if let Some(raw) = how.raw {
+        raw.restore();
+    }
     let tstp = SigSet::from(Signal::SIGTSTP);
     // Raised while blocked, then unblocked: its default action stops burrow
     // on the way out of sigprocmask, or, in an orphaned process group (which
@@ -139,23 +242,32 @@ fn stop_as_a_job(child: &Child) -> io::Result<()> {
     raise(Signal::SIGTSTP)?;
     sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&tstp), None)?;
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&tstp), None)?;
-    signal_group(child, Signal::SIGCONT)
+    if let Some(raw) = how.raw {
+        raw.resume();
+    }
+    if let Some(relay) = &how.relay {
+        relay.resize();
+    }
+    match how.init {
+        true => send_signal(&child.pidfd, libc::SIGCONT),
+        false => signal_group(child, libc::SIGCONT),
+    }
 }
 
 /// Waits for the child to end and returns burrow's status for it.
 pub fn reap(child: &Child) -> io::Result<i32> {
-    reap_with_signal(child).map(|(status, _)| status)
+    reap_ended(child).map(|ended| ended.status)
 }
 
-/// As `reap`, and the signal that killed it, if one did.
-fn reap_with_signal(child: &Child) -> io::Result<(i32, Option<Signal>)> {
-    loop {
-        match waitid(Id::PIDFd(child.pidfd.as_fd()), WaitPidFlag::WEXITED) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(WaitStatus::Exited(_, code)) => return Ok((code, None)),
-            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok((128 + signal as i32, Some(signal))),
-            Ok(_) => continue,
-        }
-    }
+fn reap_ended(child: &Child) -> io::Result<Ended> {
+    Ok(match process::wait_pidfd(child.pidfd.as_fd())? {
+        Exit::Code(code) => Ended {
+            status: code,
+            signal: None,
+        },
+        Exit::Signal(signal) => Ended {
+            status: 128 + signal,
+            signal: Some(signal),
+        },
+    })
 }

@@ -29,3 +29,11 @@ pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// fd 0, 1 or 2 as a `BorrowedFd` for as long as the process lives: main
+/// opens /dev/null on each that was closed, and nothing closes them after.
+pub fn stdio(fd: RawFd) -> std::os::fd::BorrowedFd<'static> {
+    assert!((0..=2).contains(&fd), "not a standard fd: {fd}");
+    // SAFETY: fds 0 to 2 stay open for the life of the process (above).
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}

@@ -16,3 +16,4 @@ pub mod random;
 pub mod seccomp;
 pub mod signal;
 pub mod socket;
+pub mod tty;

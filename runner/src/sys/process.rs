@@ -76,3 +76,65 @@ pub fn exit_now(status: i32) -> ! {
     // SAFETY: _exit takes an integer and does not return.
     unsafe { libc::_exit(status) }
 }
+
+/// fork: `Ok(None)` in the child, its pid in the parent. Called only by the
+/// container's init (child/init.rs), which is single-threaded, as a fork needs.
+pub fn fork() -> io::Result<Option<libc::pid_t>> {
+    // SAFETY: the calling process has one thread, so the child's copy is
+    // consistent; the child only makes system calls and execs or _exits.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// waitpid(-1, WNOHANG): a child that has ended, with its raw wait status;
+/// `Ok(None)` while none has (or there is none). Raw, because nix's
+/// `WaitStatus` cannot hold a real-time signal.
+pub fn reap_any() -> io::Result<Option<(libc::pid_t, libc::c_int)>> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: status lives across the call.
+        match unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } {
+            -1 => match io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::EINTR) => continue,
+                e if e.raw_os_error() == Some(libc::ECHILD) => return Ok(None),
+                e => return Err(e),
+            },
+            0 => return Ok(None),
+            pid => return Ok(Some((pid, status))),
+        }
+    }
+}
+
+/// How a process ended: its exit code, or the signal that killed it (a raw
+/// number: nix's `WaitStatus` cannot hold a real-time signal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(libc::c_int),
+}
+
+/// waitid(P_PIDFD, WEXITED): waits for the child behind `pidfd` to end and
+/// reaps it.
+pub fn wait_pidfd(pidfd: BorrowedFd) -> io::Result<Exit> {
+    loop {
+        // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: info lives across the call; pidfd is a valid fd.
+        let ret = unsafe { libc::waitid(libc::P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, libc::WEXITED) };
+        if ret < 0 {
+            match io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::EINTR) => continue,
+                e => return Err(e),
+            }
+        }
+        // SAFETY: waitid filled in a SIGCHLD siginfo, whose si_status is set.
+        let status = unsafe { info.si_status() };
+        return Ok(match info.si_code {
+            libc::CLD_EXITED => Exit::Code(status),
+            _ => Exit::Signal(status),
+        });
+    }
+}
