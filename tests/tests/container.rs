@@ -41,6 +41,9 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     container_bind_read_only_refuses_writes,
     container_read_only_rootfs,
     container_tmpfs_is_writable,
+    container_tmpfs_options,
+    container_podman_spellings,
+    container_runs_as_another_user,
     container_default_rootfs,
     container_environment_is_exactly_documented,
     container_cwd,
@@ -410,6 +413,108 @@ fn container_tmpfs_is_writable(f: &Fixture) -> Result<(), Failed> {
         lines[1]
     );
     ensure!(!root.join("scratch/f").exists(), "the tmpfs file went to the rootfs");
+    Ok(())
+}
+
+/// `--tmpfs DST:OPTIONS`, as podman's: the size and mode asked for, burrow's
+/// nosuid and nodev kept unless undone; an unknown option starts nothing.
+fn container_tmpfs_options(f: &Fixture) -> Result<(), Failed> {
+    let script = "stat -c %a /t; grep ' /t ' /proc/mounts";
+    let out = burrow(f, &["--tmpfs", "/t:size=64k,mode=700,noexec", "--", "sh", "-c", script]);
+    ensure!(out.code() == 0 && out.stderr.is_empty(), "--tmpfs with options: {out}");
+    let lines = out.stdout_lines();
+    ensure!(lines.len() == 2 && lines[0] == "700", "the tmpfs's mode: {out}");
+    let options: Vec<&str> = lines[1]
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_default()
+        .split(',')
+        .collect();
+    for wanted in ["nosuid", "nodev", "noexec", "size=64k", "mode=700"] {
+        ensure!(
+            options.contains(&wanted),
+            "{wanted} missing from the tmpfs's options {options:?}"
+        );
+    }
+    let out = burrow(f, &["--tmpfs", "/t:suid", "--", "grep", " /t ", "/proc/mounts"]);
+    ensure!(
+        out.code() == 0 && !out.stdout.contains("nosuid"),
+        "--tmpfs /t:suid still nosuid: {out}"
+    );
+    let out = burrow(f, &["--tmpfs", "/t:size=1q", "--", "true"]);
+    ensure_burrow_error(&out, 125, "--tmpfs /t:size=1q")?;
+    ensure!(
+        out.stderr.contains("bad tmpfs option \"size=1q\""),
+        "the error names the option: {out}"
+    );
+    Ok(())
+}
+
+/// podman's short forms and names mean the same here (-e, -w, -v,
+/// --volume, --workdir, --network, --rm accepted); a mistyped option is
+/// named with the nearest real one, and not said to come after CMD.
+fn container_podman_spellings(f: &Fixture) -> Result<(), Failed> {
+    let dir = f.user_dir("spellings", 0o755);
+    fs::write(dir.join("f"), "bound\n").expect("write the bind source");
+    let bind = format!("{}:/mnt:ro", text(&dir));
+    let script = "echo $A; pwd; cat /mnt/f; ip -o link | wc -l";
+    let args = [
+        "--rm",
+        "-e",
+        "A=1",
+        "-w",
+        "/tmp",
+        "-v",
+        &bind,
+        "--network",
+        "none",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ];
+    ensure_ran(
+        &burrow(f, &args),
+        "1\n/tmp\nbound\n1\n",
+        "-e, -w, -v, --network none, --rm",
+    )?;
+    let args = ["--volume", &bind, "--workdir", "/mnt", "--", "cat", "f"];
+    ensure_ran(&burrow(f, &args), "bound\n", "--volume, --workdir")?;
+    let out = burrow(f, &["--hostnme", "x", "--", "true"]);
+    ensure_burrow_error(&out, 125, "--hostnme")?;
+    ensure_eq!(
+        out.stderr,
+        "burrow: unknown option --hostnme (did you mean --hostname?)\n",
+        "a mistyped option"
+    );
+    Ok(())
+}
+
+/// `-u UID[:GID]`: the command runs as those ids of the container, with no
+/// capabilities (as podman's non-root users); the files it makes are the
+/// mapped subordinate ids' on the host; an id the maps do not hold is
+/// refused before anything starts.
+fn container_runs_as_another_user(f: &Fixture) -> Result<(), Failed> {
+    let script = "id -u; id -g; grep -E '^Cap(Eff|Prm)' /proc/self/status; touch /tmp/x; stat -c %u:%g /tmp/x";
+    let root = f.fresh_rootfs();
+    let out = in_rootfs(f, &root, &["-u", "1000:1001", "--", "sh", "-c", script]);
+    ensure_ran(
+        &out,
+        "1000\n1001\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n1000:1001\n",
+        "-u 1000:1001",
+    )?;
+    let (subuid, subgid) = (f.user.first_subuid(), f.user.first_subgid());
+    ensure_eq!(
+        owner(&root.join("tmp/x")),
+        Some((subuid.start() + 999, subgid.start() + 1000)),
+        "the host owner of a file made as 1000:1001"
+    );
+    let out = burrow(f, &["-u", "70000", "--", "true"]);
+    ensure_burrow_error(&out, 125, "-u 70000")?;
+    ensure!(
+        out.stderr.contains("process.user.uid: 70000 is not mapped"),
+        "the error names the id: {out}"
+    );
     Ok(())
 }
 

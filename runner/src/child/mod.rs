@@ -32,10 +32,12 @@
 //! 7. Mark every fd above stderr close-on-exec but the preserved ones
 //!    (fds.rs), restore the signal mask and SIGPIPE, and prepare the exec
 //!    (exec.rs): nothing is allocated after the seccomp filter.
-//! 8. Confinement (confine.rs): rlimits, capabilities (bounding set dropped
-//!    while CAP_SETPCAP is still held, ambient last), no_new_privs, Landlock,
-//!    and seccomp as the very last step. Without no_new_privs, Landlock and
-//!    seccomp come before the capabilities, which they need.
+//! 8. Confinement (confine/): rlimits, the bounding set (dropped while
+//!    CAP_SETPCAP is still held), the command's ids (process.user, with
+//!    PR_SET_KEEPCAPS), the other capability sets (ambient last),
+//!    no_new_privs, Landlock, and seccomp as the very last step. Without
+//!    no_new_privs, Landlock and seccomp come before the ids and the
+//!    capability sets, since they need CAP_SYS_ADMIN.
 //! 9. Send READY, exec. If exec fails, send FAILED(exec). With `--init`
 //!    (run.burrow.init), fork first: pid 1 stays as the container's init
 //!    (init.rs) and the forked process execs the command.
@@ -289,6 +291,6 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
     let env = process.and_then(|p| p.env().clone()).unwrap_or_default();
     let command = exec::prepare(&args, &env).map_err(|e| Failure::os(Step::Exec, command_name(spec), &e))?;
     let trees = extensions.landlock.then(|| confine::landlock::trees(spec));
-    confine::apply(process, trees.as_deref(), seccomp)?;
+    confine::apply(process, trees.as_deref(), seccomp, setgroups_allowed)?;
     Ok(command)
 }

@@ -60,7 +60,17 @@ pub fn configure(spec: &mut Spec, args: &SecurityArgs, system: bool) -> Result<(
 
     let invalid = |e: String| Error::config_from("invalid container spec", e);
     let mut process = spec.process().clone().unwrap_or_default();
-    process.set_capabilities(Some(security::to_spec(&caps).map_err(invalid)?));
+    let mut sets = security::to_spec(&caps).map_err(invalid)?;
+    if process.user().uid() != 0 {
+        // As podman and docker: a user other than root gets no capabilities
+        // (the bounding set still limits what a file capability can give).
+        let none = || Some(Default::default());
+        sets.set_effective(none());
+        sets.set_permitted(none());
+        sets.set_inheritable(none());
+        sets.set_ambient(none());
+    }
+    process.set_capabilities(Some(sets));
     process.set_no_new_privileges(Some(no_new_privileges));
     process.set_rlimits(Some(rlimits));
     spec.set_process(Some(process));

@@ -88,20 +88,31 @@ pub struct RunArgs {
     pub hostname: String,
 
     /// Bind-mount host path SRC at DST in the container (`:ro` for read-only); repeatable
-    #[arg(long = "bind", value_name = "SRC:DST[:ro]", value_parser = BindSpec::parse)]
+    #[arg(short = 'v', long = "bind", visible_alias = "volume", value_name = "SRC:DST[:ro]", value_parser = BindSpec::parse)]
     pub binds: Vec<BindSpec>,
 
-    /// Mount a fresh tmpfs at DST; repeatable
-    #[arg(long = "tmpfs", value_name = "DST", value_parser = container_path)]
-    pub tmpfs: Vec<PathBuf>,
+    /// Mount a fresh tmpfs at DST, with podman's OPTIONS (comma-separated: size=SIZE,
+    /// mode=OCTAL, nr_inodes=N, uid=N, gid=N, ro, noexec, exec, nosuid, suid, nodev, dev,
+    /// noatime) [default: nosuid,nodev,mode=1777]; repeatable
+    #[arg(long = "tmpfs", value_name = "DST[:OPTIONS]", value_parser = TmpfsSpec::parse)]
+    pub tmpfs: Vec<TmpfsSpec>,
 
     /// Set an environment variable in the container; repeatable
-    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", value_parser = env_var)]
     pub env: Vec<String>,
 
     /// Working directory of the command inside the container
-    #[arg(long, value_name = "DIR", default_value = "/", value_parser = container_path)]
+    #[arg(short = 'w', long, visible_alias = "workdir", value_name = "DIR", default_value = "/", value_parser = container_path)]
     pub cwd: PathBuf,
+
+    /// Run the command as UID (and GID) of the container, which its maps must hold;
+    /// a uid other than 0 gets no capabilities, as with podman [default: 0:0]
+    #[arg(short = 'u', long, value_name = "UID[:GID]", value_parser = user_ids)]
+    pub user: Option<(u32, u32)>,
+
+    /// Accepted for podman's habit: a container leaves nothing behind when it ends anyway
+    #[arg(long)]
+    pub rm: bool,
 
     /// Map container uids NS.. to host uids HOST.. (COUNT ids); replaces the default uid map; repeatable
     #[arg(long = "uidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
@@ -117,7 +128,7 @@ pub struct RunArgs {
 
     /// Network: none (a private namespace with only lo), host (share yours), or
     /// bridge:BRIDGE (a veth on BRIDGE, as /etc/burrow/usernet allows; repeatable)
-    #[arg(long = "net", value_name = "MODE", value_parser = NetMode::parse)]
+    #[arg(long = "net", visible_alias = "network", value_name = "MODE", value_parser = NetMode::parse)]
     pub net: Vec<NetMode>,
 
     /// An address for the interface of the --net bridge: before it (IPv4 or IPv6); repeatable
@@ -168,10 +179,51 @@ impl RunArgs {
     /// no command starts with '-': report it as the option it is.
     pub fn check_command(&self) -> Result<(), String> {
         match self.command.first().and_then(|c| c.to_str()) {
-            Some(word) if word.starts_with('-') => Err(format!("unknown option {word} (options go before CMD)")),
+            Some(word) if word.starts_with('-') => Err(unknown_option(word)),
             _ => Ok(()),
         }
     }
+}
+
+/// The error for an unknown option, with the nearest of `burrow run`'s long
+/// options when one is near (a typo), as clap suggests them elsewhere.
+fn unknown_option(word: &str) -> String {
+    use clap::CommandFactory;
+    let name = word.split_once('=').map_or(word, |(name, _)| name);
+    let typed = name.trim_start_matches('-');
+    let cli = Cli::command();
+    let longs: Vec<String> = cli
+        .find_subcommand("run")
+        .into_iter()
+        .flat_map(|run| run.get_arguments())
+        .flat_map(|arg| arg.get_long_and_visible_aliases().unwrap_or_default())
+        .map(str::to_owned)
+        .collect();
+    let nearest = longs
+        .iter()
+        .map(|long| (edit_distance(typed, long), long))
+        .filter(|(distance, long)| *distance <= 2.max(long.len() / 4))
+        .min();
+    match nearest {
+        Some((_, long)) => format!("unknown option {name} (did you mean --{long}?)"),
+        None => format!("unknown option {name}"),
+    }
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substituted = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substituted.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// `--bind SRC:DST[:ro|:rw]`.
@@ -216,6 +268,74 @@ fn container_path(text: &str) -> Result<PathBuf, String> {
         return Err("path contains a NUL byte".to_owned());
     }
     Ok(PathBuf::from(text))
+}
+
+/// `--tmpfs DST[:OPTIONS]`: the destination and the mount options, burrow's
+/// defaults (nosuid, nodev, mode=1777) where OPTIONS do not say otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TmpfsSpec {
+    pub destination: PathBuf,
+    pub options: Vec<String>,
+}
+
+impl TmpfsSpec {
+    pub fn parse(text: &str) -> Result<TmpfsSpec, String> {
+        let (destination, given) = text.split_once(':').unwrap_or((text, ""));
+        let mut options: Vec<String> = ["nosuid", "nodev", "mode=1777"].map(str::to_owned).into();
+        for option in given.split(',').filter(|o| !o.is_empty()) {
+            let (key, value) = option.split_once('=').unwrap_or((option, ""));
+            let valid = match key {
+                "size" | "nr_inodes" => size_value(value, key == "size"),
+                "mode" => value.len() <= 4 && !value.is_empty() && value.chars().all(|c| c.is_digit(8)),
+                "uid" | "gid" => value.parse::<u32>().is_ok(),
+                "ro" | "rw" | "noexec" | "exec" | "nosuid" | "suid" | "nodev" | "dev" | "noatime" => value.is_empty(),
+                _ => return Err(format!("unknown tmpfs option {option:?}")),
+            };
+            if !valid {
+                return Err(format!("bad tmpfs option {option:?}"));
+            }
+            // The last word wins: suid undoes nosuid, a mode replaces the mode.
+            let opposite = |o: &str| match o {
+                "suid" => "nosuid",
+                "nosuid" => "suid",
+                "dev" => "nodev",
+                "nodev" => "dev",
+                "exec" => "noexec",
+                "noexec" => "exec",
+                "ro" => "rw",
+                "rw" => "ro",
+                _ => "",
+            };
+            options.retain(|o| o != opposite(key) && o.split_once('=').is_none_or(|(k, _)| k != key));
+            options.push(option.to_owned());
+        }
+        Ok(TmpfsSpec {
+            destination: container_path(destination)?,
+            options,
+        })
+    }
+}
+
+/// A tmpfs size: digits with an optional k, m or g suffix (or %, for size).
+fn size_value(value: &str, percent: bool) -> bool {
+    let digits = value.trim_end_matches(['k', 'K', 'm', 'M', 'g', 'G']);
+    let digits = match percent {
+        true => digits.strip_suffix('%').unwrap_or(digits),
+        false => digits,
+    };
+    value.len() - digits.len() <= 1 && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `--user UID[:GID]`, numbers (no name: the image's /etc/passwd is not read).
+fn user_ids(text: &str) -> Result<(u32, u32), String> {
+    let number = |n: &str| {
+        n.parse::<u32>()
+            .map_err(|_| format!("{n:?} is not a number (UID[:GID], numeric ids)"))
+    };
+    match text.split_once(':') {
+        Some((uid, gid)) => Ok((number(uid)?, number(gid)?)),
+        None => Ok((number(text)?, 0)),
+    }
 }
 
 fn env_var(text: &str) -> Result<String, String> {
@@ -281,10 +401,22 @@ mod tests {
         // clap takes an unknown option in CMD's place as CMD: refuse it.
         let cli = Cli::try_parse_from(["burrow", "run", "--bogus"]).unwrap();
         let Command::Run(run) = cli.command;
+        assert_eq!(run.check_command().unwrap_err(), "unknown option --bogus");
+        let typo = |word: &str| {
+            let Command::Run(run) = Cli::try_parse_from(["burrow", "run", word, "sh"]).unwrap().command;
+            run.check_command().unwrap_err()
+        };
+        assert_eq!(typo("--hostnme"), "unknown option --hostnme (did you mean --hostname?)");
         assert_eq!(
-            run.check_command().unwrap_err(),
-            "unknown option --bogus (options go before CMD)"
+            typo("--netwrk=none"),
+            "unknown option --netwrk (did you mean --network?)"
         );
+        assert_eq!(
+            typo("--read-onyl"),
+            "unknown option --read-onyl (did you mean --read-only?)"
+        );
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(
             first_line(Cli::try_parse_from(["burrow", "run", "--env", "=x", "sh"]).unwrap_err()),
             (

@@ -167,8 +167,9 @@ fn build(
         mounts.push(mount("tmpfs", Path::new("/tmp"), "tmpfs", defaults::TMPFS_OPTIONS)?);
     }
     mounts.extend(binds);
-    for destination in &args.tmpfs {
-        mounts.push(mount("tmpfs", destination, "tmpfs", defaults::TMPFS_OPTIONS)?);
+    for tmpfs in &args.tmpfs {
+        let options: Vec<&str> = tmpfs.options.iter().map(String::as_str).collect();
+        mounts.push(mount("tmpfs", &tmpfs.destination, "tmpfs", &options)?);
     }
 
     let process = ProcessBuilder::default()
@@ -176,7 +177,10 @@ fn build(
         .args(command)
         .env(defaults::environment(host.term.as_deref(), &extra_env))
         .cwd(&args.cwd)
-        .user(UserBuilder::default().uid(0u32).gid(0u32).build().map_err(invalid)?)
+        .user({
+            let (uid, gid) = args.user.unwrap_or((0, 0));
+            UserBuilder::default().uid(uid).gid(gid).build().map_err(invalid)?
+        })
         .build()
         .map_err(invalid)?;
     let namespaces = defaults::NAMESPACES

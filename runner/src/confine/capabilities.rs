@@ -12,7 +12,8 @@
 //! capabilities from the bounding set.
 //!
 //! In the child, in this order: (1) drop everything outside the bounding set
-//! from it, while CAP_SETPCAP is still held; (2) one capset(2) for
+//! from it, while CAP_SETPCAP is still held; then the command's ids
+//! (identity.rs); (2) one capset(2) for
 //! effective, permitted and inheritable; (3) clear the ambient set and raise
 //! the spec's ambient capabilities last (they must be permitted and
 //! inheritable by then). The writes are direct prctl/capset calls so that a
@@ -62,15 +63,20 @@ fn failure(what: impl Into<String>, error: &io::Error) -> Failure {
     Failure::os(Step::Capabilities, what, error)
 }
 
-/// Applies the spec's sets to the calling (child) process; see the module doc.
-pub fn apply(capabilities: &LinuxCapabilities) -> Result<(), Failure> {
-    let sets = Sets {
+fn sets(capabilities: &LinuxCapabilities) -> Result<Sets, Failure> {
+    Ok(Sets {
         bounding: from_oci(capabilities.bounding())?,
         effective: from_oci(capabilities.effective())?,
         permitted: from_oci(capabilities.permitted())?,
         inheritable: from_oci(capabilities.inheritable())?,
         ambient: from_oci(capabilities.ambient())?,
-    };
+    })
+}
+
+/// Step (1): drops everything outside the spec's bounding set from it,
+/// while CAP_SETPCAP is still effective (before the ids change).
+pub fn apply_bounding(capabilities: &LinuxCapabilities) -> Result<(), Failure> {
+    let sets = sets(capabilities)?;
     // Every capability the kernel knows, whether or not the caps crate does.
     for index in 0..64 {
         let Ok(present) = prctl::bounding_set_has(index) else {
@@ -81,6 +87,13 @@ pub fn apply(capabilities: &LinuxCapabilities) -> Result<(), Failure> {
                 .map_err(|e| failure(format!("dropping capability {index} from the bounding set"), &e))?;
         }
     }
+    Ok(())
+}
+
+/// Steps (2) and (3): the effective, permitted and inheritable sets, then
+/// the ambient one (after the ids change: identity.rs).
+pub fn apply_sets(capabilities: &LinuxCapabilities) -> Result<(), Failure> {
+    let sets = sets(capabilities)?;
     let (effective, permitted, inheritable) = (mask(&sets.effective), mask(&sets.permitted), mask(&sets.inheritable));
     capset(effective, permitted, inheritable).map_err(|e| {
         let what = format!("capset(effective {effective:#x}, permitted {permitted:#x}, inheritable {inheritable:#x})");

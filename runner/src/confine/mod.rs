@@ -3,14 +3,16 @@
 //! Input: the spec, already checked by the runner.
 //!
 //! With no_new_privs (the default), as late as possible and seccomp last:
-//! rlimits, capabilities (rlimits.rs, capabilities.rs), no_new_privs,
-//! Landlock (landlock.rs), seccomp (seccomp/).
+//! rlimits, the bounding set, the command's ids, the other capability sets
+//! (rlimits.rs, capabilities.rs, identity.rs), no_new_privs, Landlock
+//! (landlock.rs), seccomp (seccomp/).
 //!
 //! Without it, Landlock and seccomp need CAP_SYS_ADMIN in the container's
-//! namespace, which the capability step may drop: as runc does, they come
-//! first, and the filter must then allow the capability calls (capset,
-//! prctl), as the default profile does: rlimits, Landlock, seccomp,
-//! capabilities.
+//! namespace, which the ids and capability steps may drop: as runc does,
+//! they come first, and the filter must then allow the id and capability
+//! calls (setresuid, setgroups, capset, prctl), as the default profile
+//! does: rlimits, the bounding set, Landlock, seccomp, the ids, the other
+//! capability sets.
 //!
 //! Either way the filter must allow what the child still does after it:
 //! sendto (READY on the sync socket) and execve. The filter is compiled
@@ -19,6 +21,7 @@
 //! exec.
 
 pub mod capabilities;
+pub mod identity;
 pub mod landlock;
 pub mod rlimits;
 pub mod seccomp;
@@ -83,20 +86,29 @@ pub fn compile_seccomp(spec: &Spec) -> Result<Option<Program>, Failure> {
 /// given (`landlock::trees` of the spec, when its `run.burrow.landlock`,
 /// which the caller decoded, asks for it). It takes the process, not the
 /// spec, so that a process joining a running container can pass its own.
+/// `setgroups_allowed`: the container's gid map allows setgroups.
 pub fn apply(
     process: Option<&Process>,
     landlock: Option<&[landlock::Tree]>,
     filter: Result<Option<Program>, Failure>,
+    setgroups_allowed: bool,
 ) -> Result<(), Failure> {
     let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
     let filter = filter?;
-    let capabilities = || match process.and_then(|p| p.capabilities().as_ref()) {
-        Some(sets) => capabilities::apply(sets),
-        None => Ok(()),
+    let sets = process.and_then(|p| p.capabilities().as_ref());
+    // The ids, then the sets that the id change would otherwise clear.
+    let capabilities = || {
+        if let Some(user) = process.map(|p| p.user()) {
+            identity::apply(user, setgroups_allowed)?;
+        }
+        sets.map_or(Ok(()), capabilities::apply_sets)
     };
 
     if let Some(limits) = process.and_then(|p| p.rlimits().as_ref()) {
         rlimits::apply(limits)?;
+    }
+    if let Some(sets) = sets {
+        capabilities::apply_bounding(sets)?;
     }
     if no_new_privs {
         capabilities()?;

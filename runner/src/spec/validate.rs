@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::spec::annotations::Extensions;
 use crate::spec::defaults::NAMESPACES;
 use crate::spec::valid_hostname;
+use burrow_shared::ids::IdKind;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 /// A field of the OCI runtime spec that burrow does not apply.
@@ -48,22 +49,6 @@ fn when(set: bool, field: &str) -> Option<String> {
 }
 
 pub const UNSUPPORTED: &[Unsupported] = &[
-    Unsupported {
-        field: "process.user",
-        why: "the command runs as uid 0 and gid 0 of the container, with no additional gids and the inherited umask",
-        set: |s| {
-            let user = s.process().as_ref()?.user();
-            when(user.uid() != 0, "process.user.uid")
-                .or_else(|| when(user.gid() != 0, "process.user.gid"))
-                .or_else(|| {
-                    when(
-                        user.additional_gids().iter().flatten().next().is_some(),
-                        "process.user.additionalGids",
-                    )
-                })
-                .or_else(|| when(user.umask().is_some(), "process.user.umask"))
-        },
-    },
     Unsupported {
         field: "process.consoleSize",
         why: "a size is for the container's terminal, and process.terminal is not set",
@@ -292,6 +277,42 @@ pub const UNSUPPORTED: &[Unsupported] = &[
 
 /// Checks `spec` before anything starts, and returns burrow's annotations
 /// decoded: the first field burrow cannot apply is a config error naming it.
+/// `process.user`'s ids must be mapped in the container's user namespace,
+/// where the child takes them (confine/identity.rs): the kernel would
+/// refuse an unmapped one with a bare EINVAL.
+fn check_user(spec: &Spec) -> Result<()> {
+    let Some(user) = spec.process().as_ref().map(|p| p.user()) else {
+        return Ok(());
+    };
+    let gids = user
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| ("process.user.additionalGids", *g));
+    let ids = [("process.user.uid", user.uid())]
+        .into_iter()
+        .map(|(f, id)| (f, IdKind::Uid, id));
+    let ids = ids.chain(
+        [("process.user.gid", user.gid())]
+            .into_iter()
+            .chain(gids)
+            .map(|(f, id)| (f, IdKind::Gid, id)),
+    );
+    for (field, kind, id) in ids {
+        let map = crate::spec::id_map(spec, kind);
+        if !map.is_empty() && !map.iter().any(|m| m.ns().contains(id)) {
+            let maps = match kind {
+                IdKind::Uid => "linux.uidMappings",
+                IdKind::Gid => "linux.gidMappings",
+            };
+            return Err(Error::config(format!(
+                "{field}: {id} is not mapped in the container's user namespace ({maps})"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn validate(spec: &Spec) -> Result<Extensions> {
     if spec.version().split('.').next() != Some("1") {
         return Err(Error::config(format!(
@@ -304,6 +325,7 @@ pub fn validate(spec: &Spec) -> Result<Extensions> {
             return Err(Error::config(format!("{place} is not supported: {}", rule.why)));
         }
     }
+    check_user(spec)?;
     if let Some(name) = spec.hostname().as_deref().filter(|name| !valid_hostname(name)) {
         return Err(Error::config(format!(
             "hostname {name:?}: use 1 to 64 letters, digits, '-' or '.'"
@@ -406,29 +428,56 @@ mod tests {
     }
 
     #[test]
-    fn unapplied_fields_are_refused_by_name() {
-        let user = |uid: u32, gid: u32| UserBuilder::default().uid(uid).gid(gid).build().unwrap();
+    fn the_users_ids_must_be_mapped() {
+        let user = |uid: u32, gid: u32, gids: Vec<u32>| {
+            let mut user = UserBuilder::default().uid(uid).gid(gid).build().unwrap();
+            user.set_additional_gids(Some(gids));
+            user
+        };
+        let maps = |s: &mut Spec| {
+            linux(s, |l| {
+                let map = |c: u32, h: u32, n: u32| {
+                    oci_spec::runtime::LinuxIdMappingBuilder::default()
+                        .container_id(c)
+                        .host_id(h)
+                        .size(n)
+                        .build()
+                        .unwrap()
+                };
+                l.set_uid_mappings(Some(vec![map(0, 1000, 1), map(1, 100000, 999)]));
+                l.set_gid_mappings(Some(vec![map(0, 1000, 1), map(1, 100000, 9)]));
+            })
+        };
+        let with = |u: oci_spec::runtime::User| {
+            let mut s = spec();
+            maps(&mut s);
+            process(&mut s, |p| {
+                p.set_user(u);
+            });
+            validate(&s).map(drop).map_err(|e| e.to_string())
+        };
+        assert_eq!(with(user(999, 9, vec![0, 5])), Ok(()));
         assert_eq!(
-            refusal(|s| process(s, |p| {
-                p.set_user(user(1000, 0));
-            })),
-            "process.user.uid is not supported: the command runs as uid 0 and gid 0 of the container, with no \
-             additional gids and the inherited umask"
+            with(user(1000, 0, vec![])),
+            Err(
+                "process.user.uid: 1000 is not mapped in the container's user namespace (linux.uidMappings)".to_owned()
+            )
         );
-        assert!(
-            refusal(|s| process(s, |p| {
-                p.set_user(user(0, 5));
-            }))
-            .starts_with("process.user.gid is not")
+        assert_eq!(
+            with(user(0, 10, vec![])),
+            Err("process.user.gid: 10 is not mapped in the container's user namespace (linux.gidMappings)".to_owned())
         );
-        let mut with_gids = user(0, 0);
-        with_gids.set_additional_gids(Some(vec![5]));
-        assert!(
-            refusal(|s| process(s, |p| {
-                p.set_user(with_gids);
-            }))
-            .starts_with("process.user.additionalGids is not")
+        assert_eq!(
+            with(user(0, 0, vec![3, 12])),
+            Err(
+                "process.user.additionalGids: 12 is not mapped in the container's user namespace (linux.gidMappings)"
+                    .to_owned()
+            )
         );
+    }
+
+    #[test]
+    fn unapplied_fields_are_refused_by_name() {
         assert_eq!(
             refusal(|s| process(s, |p| {
                 p.set_console_size(Some(oci_spec::runtime::Box::default()));
