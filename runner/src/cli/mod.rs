@@ -4,6 +4,7 @@
 //! container's OCI spec and starts it.
 
 pub mod confinement;
+pub mod docs;
 pub mod limits;
 pub mod net;
 pub mod resources;
@@ -49,6 +50,20 @@ fn exit_statuses() -> String {
 pub enum Command {
     /// Run a command in a new container
     Run(RunArgs),
+
+    /// Print burrow's completion script for SHELL (install.sh installs the bash, zsh
+    /// and fish ones); e.g. `source <(burrow completion bash)`
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Write burrow's man pages into DIR (install.sh runs it)
+    #[command(hide = true)]
+    GenerateMan {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -382,12 +397,16 @@ mod tests {
     #[test]
     fn command_line() {
         let cli = Cli::try_parse_from(["burrow", "run", "--env", "A=1", "--", "sh", "-c", "x"]).unwrap();
-        let Command::Run(run) = cli.command;
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
         assert_eq!(run.command, ["sh", "-c", "x"]);
         assert_eq!(run.env, ["A=1"]);
         // Options after CMD belong to CMD.
         let cli = Cli::try_parse_from(["burrow", "run", "ls", "--rootfs", "x"]).unwrap();
-        let Command::Run(run) = cli.command;
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
         assert_eq!(run.command, ["ls", "--rootfs", "x"]);
         assert!(run.rootfs.is_none());
         let first_line = |error: clap::Error| (error.kind(), error.to_string().lines().next().map(str::to_owned));
@@ -400,10 +419,14 @@ mod tests {
         );
         // clap takes an unknown option in CMD's place as CMD: refuse it.
         let cli = Cli::try_parse_from(["burrow", "run", "--bogus"]).unwrap();
-        let Command::Run(run) = cli.command;
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
         assert_eq!(run.check_command().unwrap_err(), "unknown option --bogus");
         let typo = |word: &str| {
-            let Command::Run(run) = Cli::try_parse_from(["burrow", "run", word, "sh"]).unwrap().command;
+            let Command::Run(run) = Cli::try_parse_from(["burrow", "run", word, "sh"]).unwrap().command else {
+                panic!("not run")
+            };
             run.check_command().unwrap_err()
         };
         assert_eq!(typo("--hostnme"), "unknown option --hostnme (did you mean --hostname?)");

@@ -308,7 +308,9 @@ mod tests {
     fn run_args(args: &[&str]) -> RunArgs {
         let mut argv = vec!["burrow", "run"];
         argv.extend_from_slice(args);
-        let Command::Run(run) = Cli::try_parse_from(argv).unwrap().command;
+        let Command::Run(run) = Cli::try_parse_from(argv).unwrap().command else {
+            panic!("not run")
+        };
         run
     }
 
