@@ -49,7 +49,7 @@ fn exit_statuses() -> String {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a command in a new container
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 
     /// Print burrow's completion script for SHELL (install.sh installs the bash, zsh
     /// and fish ones); e.g. `source <(burrow completion bash)`

@@ -311,7 +311,7 @@ mod tests {
         let Command::Run(run) = Cli::try_parse_from(argv).unwrap().command else {
             panic!("not run")
         };
-        run
+        *run
     }
 
     /// A host with every default directory and device, and no $TERM.
