@@ -27,6 +27,7 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     init_passes_sigterm_and_reaps_orphans,
     stop_timeout_kills_what_ignores_sigterm,
     realtime_signals_reach_pid_1,
+    system_container_gets_tmpfs_and_sys_boot,
     busybox_init_halts_on_sigterm,
     busybox_init_reboots_once_then_powers_off,
     no_reboot_ends_at_a_reboot,
@@ -423,6 +424,45 @@ fn info_lines(out: &Output) -> Vec<&str> {
         .into_iter()
         .filter(|line| line.starts_with("burrow: ") && !line.contains("cgroup"))
         .collect()
+}
+
+/// `--boot`: tmpfs on /run, /run/lock and /tmp, as lxc gives a system
+/// container, and CAP_SYS_BOOT (bit 22) beside the default set, unless
+/// dropped.
+fn system_container_gets_tmpfs_and_sys_boot(f: &Fixture) -> Result<(), Failed> {
+    let root = f.fresh_rootfs();
+    let script = "grep -E ' /(run|run/lock|tmp) ' /proc/mounts | cut -d' ' -f2,3; grep CapEff /proc/self/status";
+    let out = process::run(
+        &mut f.burrow_run(&["--rootfs", text(&root), "--boot", "--", "sh", "-c", script]),
+        None,
+    )
+    .expect("run burrow");
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (
+            0,
+            "/run tmpfs\n/run/lock tmpfs\n/tmp tmpfs\nCapEff:\t00000000804405fb\n",
+            ""
+        ),
+        "a system container's mounts and capabilities"
+    );
+    let out = process::run(
+        &mut f.burrow_run(&[
+            "--rootfs",
+            text(&root),
+            "--boot",
+            "--cap-drop",
+            "SYS_BOOT",
+            "--",
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ]),
+        None,
+    )
+    .expect("run burrow");
+    ensure_eq!(out.stdout, "CapEff:\t00000000800405fb\n", "--cap-drop SYS_BOOT: {out}");
+    Ok(())
 }
 
 /// `burrow run /sbin/init` with busybox init, no capability added:

@@ -162,7 +162,16 @@ fn build(
         }
     }
     mounts.extend(system_mounts(gid_map, &host.devices)?);
-    if root_path.is_none() {
+    let own_tmpfs = |dir: &str| args.tmpfs.iter().any(|t| t.destination == Path::new(dir));
+    if system {
+        // As lxc-start gives a system container, and systemd expects: its
+        // runtime state on fresh tmpfs, never in the image.
+        for (dir, options) in defaults::SYSTEM_TMPFS {
+            if !own_tmpfs(dir) {
+                mounts.push(mount("tmpfs", Path::new(dir), "tmpfs", options)?);
+            }
+        }
+    } else if root_path.is_none() {
         // The default root has no /tmp of its own; programs expect one.
         mounts.push(mount("tmpfs", Path::new("/tmp"), "tmpfs", defaults::TMPFS_OPTIONS)?);
     }

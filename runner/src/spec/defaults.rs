@@ -68,6 +68,14 @@ pub const SYSFS: SystemMount = ("sysfs", "/sys", "sysfs", &["nosuid", "noexec", 
 /// and every tmpfs the front end adds.
 pub const TMPFS_OPTIONS: &[&str] = &["nosuid", "nodev", "mode=1777"];
 
+/// A system container's tmpfs mounts (cli/session.rs), in mount order, as
+/// systemd mounts them on a host: /run, /run/lock, /tmp.
+pub const SYSTEM_TMPFS: &[(&str, &[&str])] = &[
+    ("/run", &["nosuid", "nodev", "mode=755"]),
+    ("/run/lock", &["nosuid", "nodev", "noexec", "mode=1777"]),
+    ("/tmp", TMPFS_OPTIONS),
+];
+
 /// The command's PATH, and the search path when the environment has none.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
