@@ -68,6 +68,7 @@ extern "C" fn main() -> libc::c_int {
         (Command::Run(args), Some(("run", run_matches))) => net::from_matches(run_matches)
             .map_err(Error::Usage)
             .and_then(|network| cli::run::run(&args, network)),
+        (Command::Unshare(args), _) => cli::unshare::run(&args),
         (Command::Completion { shell }, _) => cli::docs::completion(shell),
         (Command::GenerateMan { dir }, _) => cli::docs::man_pages(&dir),
         _ => Err(Error::usage("unknown command (see burrow --help)")),

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -44,6 +44,9 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     container_tmpfs_options,
     container_podman_spellings,
     container_runs_as_another_user,
+    unshare_runs_as_root_of_the_default_maps,
+    unshare_unpacks_an_image_as_its_ids,
+    container_warns_of_an_unmapped_rootfs,
     container_default_rootfs,
     container_environment_is_exactly_documented,
     container_cwd,
@@ -142,9 +145,12 @@ fn container_maps_own_id_and_subordinate_range(f: &Fixture) -> Result<(), Failed
 /// name, so only its own ids are mapped, with the notice.
 fn container_for_caller_without_names(f: &Fixture) -> Result<(), Failed> {
     let id = unnamed_id().ok_or("no unnamed id")?;
+    // Its own rootfs: the test user's would draw the unmapped-rootfs warning.
+    let root = f.fresh_rootfs();
+    burrow_tests::rootfs::chown_tree(&root, id, id).expect("chown the rootfs");
     let mut cmd = Command::new(&f.burrow);
     cmd.args(["run", "--rootfs"])
-        .arg(&f.rootfs)
+        .arg(&root)
         .args(["--", "cat", "/proc/self/uid_map"])
         .uid(id)
         .gid(id)
@@ -514,6 +520,101 @@ fn container_runs_as_another_user(f: &Fixture) -> Result<(), Failed> {
     ensure!(
         out.stderr.contains("process.user.uid: 70000 is not mapped"),
         "the error names the id: {out}"
+    );
+    Ok(())
+}
+
+/// `burrow unshare CMD`: root of a user namespace with the default maps
+/// (own id as 0, the first subordinate range from 1), in the caller's own
+/// mount namespace (the caller's files are there), with CMD's status.
+fn unshare_runs_as_root_of_the_default_maps(f: &Fixture) -> Result<(), Failed> {
+    let (subuid, subgid) = (f.user.first_subuid(), f.user.first_subgid());
+    let script = format!(
+        "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; test -x {}",
+        text(&f.burrow)
+    );
+    let mut cmd = f.as_user(&f.burrow);
+    cmd.args(["unshare", "sh", "-c", &script]);
+    let out = run(cmd);
+    let map = |own: u32, sub: u32| format!("{:>10} {:>10} {:>10}\n{:>10} {:>10} {:>10}\n", 0, own, 1, 1, sub, 65536);
+    let expected = format!(
+        "0\n0\n{}{}",
+        map(f.user.uid, subuid.start()),
+        map(f.user.gid, subgid.start())
+    );
+    ensure_ran(&out, &expected, "burrow unshare")?;
+    let mut cmd = f.as_user(&f.burrow);
+    cmd.args(["unshare", "sh", "-c", "exit 4"]);
+    ensure_eq!(run(cmd).code(), 4, "burrow unshare's status");
+    Ok(())
+}
+
+/// `burrow unshare tar -xpf`: an image's files owned by container ids 0
+/// and 5:6 land owned by the caller and by subordinate ids 4 and 5 past
+/// the first; a device node cannot be made in a user namespace, which tar
+/// says, and everything else is unpacked.
+fn unshare_unpacks_an_image_as_its_ids(f: &Fixture) -> Result<(), Failed> {
+    let staging = f.scratch("image");
+    fs::create_dir_all(staging.join("dev")).expect("mkdir");
+    fs::write(staging.join("a"), "a\n").expect("write");
+    fs::write(staging.join("b"), "b\n").expect("write");
+    std::os::unix::fs::chown(staging.join("b"), Some(5), Some(6)).expect("chown");
+    let node = std::ffi::CString::new(text(&staging.join("dev/null"))).expect("no NUL");
+    // SAFETY: mknod with a NUL-terminated path and plain integers.
+    let made = unsafe { libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    ensure!(made == 0, "mknod: {}", std::io::Error::last_os_error());
+    let tarball = f.scratch("image.tar");
+    let tar = run({
+        let mut cmd = Command::new("tar");
+        cmd.args(["--numeric-owner", "-cf", text(&tarball), "-C", text(&staging), "."]);
+        cmd
+    });
+    ensure!(tar.code() == 0, "making the image: {tar}");
+    fs::set_permissions(&tarball, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let dest = f.user_dir("unpacked", 0o755);
+    let mut cmd = f.as_user(&f.burrow);
+    cmd.args([
+        "unshare",
+        "tar",
+        "--numeric-owner",
+        "-xpf",
+        text(&tarball),
+        "-C",
+        text(&dest),
+    ]);
+    let out = run(cmd);
+    ensure!(
+        out.code() == 2 && out.stderr.contains("dev/null: Cannot mknod: Operation not permitted"),
+        "tar in burrow unshare: {out}"
+    );
+    let (subuid, subgid) = (f.user.first_subuid(), f.user.first_subgid());
+    ensure_eq!(
+        owner(&dest.join("a")),
+        Some((f.user.uid, f.user.gid)),
+        "the owner of a (0:0)"
+    );
+    ensure_eq!(
+        owner(&dest.join("b")),
+        Some((subuid.start() + 4, subgid.start() + 5)),
+        "the owner of b (5:6)"
+    );
+    ensure!(!dest.join("dev/null").exists(), "a device node was made");
+    Ok(())
+}
+
+/// A rootfs whose root the container does not map: one warning that says
+/// so and how to fix it, before whatever then fails.
+fn container_warns_of_an_unmapped_rootfs(f: &Fixture) -> Result<(), Failed> {
+    let root = f.fresh_rootfs();
+    burrow_tests::rootfs::chown_tree(&root, 0, 0).expect("chown the rootfs to root");
+    let out = in_rootfs(f, &root, &["--", "true"]);
+    let first = out.stderr_lines().first().copied().unwrap_or_default().to_owned();
+    ensure!(
+        first.starts_with(&format!(
+            "burrow: --rootfs {}: its root is owned by uid 0, which the container does not map",
+            text(&root)
+        )) && first.contains("burrow unshare tar -xpf"),
+        "the warning: {out}"
     );
     Ok(())
 }
@@ -972,11 +1073,13 @@ fn container_without_subordinate_ids(f: &Fixture) -> Result<(), Failed> {
     let name = format!("burrowu{}", std::process::id());
     let user = TestUser::create(&name, &f.scratch("home"), false).map_err(|e| format!("creating {name}: {e}"))?;
     let result = (|| {
+        let root = f.fresh_rootfs();
+        burrow_tests::rootfs::chown_tree(&root, user.uid, user.gid).expect("chown the rootfs");
         let mut cmd = f.as_other(&user, &f.burrow);
         cmd.args([
             "run",
             "--rootfs",
-            text(&f.rootfs),
+            text(&root),
             "--",
             "cat",
             "/proc/self/uid_map",

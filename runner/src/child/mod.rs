@@ -50,6 +50,7 @@ pub mod masked_paths;
 pub mod network;
 pub mod rootfs;
 pub mod terminal;
+pub mod unshare;
 
 use crate::confine;
 use crate::confine::seccomp::Program;

@@ -54,7 +54,10 @@ mod tests {
             .collect();
         names.sort();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(names, ["burrow-completion.1", "burrow-run.1", "burrow.1"]);
+        assert_eq!(
+            names,
+            ["burrow-completion.1", "burrow-run.1", "burrow-unshare.1", "burrow.1"]
+        );
         assert!(run.contains("burrow run"), "the synopsis names the command as typed");
         let mut bash = Vec::new();
         clap_complete::generate(clap_complete::Shell::Bash, &mut Cli::command(), "burrow", &mut bash);

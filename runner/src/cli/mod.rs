@@ -11,6 +11,7 @@ pub mod resources;
 pub mod run;
 pub mod security;
 pub mod session;
+pub mod unshare;
 
 use crate::cli::net::NetMode;
 use crate::cli::resources::ResourceArgs;
@@ -50,6 +51,12 @@ fn exit_statuses() -> String {
 pub enum Command {
     /// Run a command in a new container
     Run(Box<RunArgs>),
+
+    /// Run CMD as root of a new user namespace with your default maps (container
+    /// root = you, ids 1.. = your subordinate ids) and nothing else isolated, as
+    /// `podman unshare`: e.g. `burrow unshare tar -xpf image.tar -C DIR` unpacks an
+    /// image owned by the ids its containers map
+    Unshare(UnshareArgs),
 
     /// Print burrow's completion script for SHELL (install.sh installs the bash, zsh
     /// and fish ones); e.g. `source <(burrow completion bash)`
@@ -178,6 +185,26 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub session: SessionArgs,
+
+    /// The command and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct UnshareArgs {
+    /// Map uids NS.. to host uids HOST.. (COUNT ids); replaces the default uid map; repeatable
+    #[arg(long = "uidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
+    pub uidmap: Vec<IdMapping>,
+
+    /// Map gids NS.. to host gids HOST.. (COUNT ids); replaces the default gid map; repeatable
+    #[arg(long = "gidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
+    pub gidmap: Vec<IdMapping>,
 
     /// The command and its arguments
     #[arg(

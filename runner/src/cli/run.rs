@@ -25,21 +25,7 @@ use std::path::{Path, PathBuf};
 /// subordinate ids unless given), the spec, the start sequence.
 pub fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
     let caller = Caller::current();
-    let mut without_subids = Vec::new();
-    let mut maps = Vec::new();
-    for (given, kind) in [(&args.uidmap, IdKind::Uid), (&args.gidmap, IdKind::Gid)] {
-        let map = if given.is_empty() {
-            let (map, has_subids) = idmap::default_map(kind, &caller)?;
-            if !has_subids {
-                without_subids.push(kind);
-            }
-            map
-        } else {
-            given.clone()
-        };
-        check_map(&map).map_err(|e| Error::usage(format!("bad --{kind}map: {e}")))?;
-        maps.push(map);
-    }
+    let (maps, without_subids) = id_maps(&caller, &args.uidmap, &args.gidmap)?;
     let spec = to_spec(args, &maps[0], &maps[1], &network)?;
     if !without_subids.is_empty() {
         log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
@@ -51,6 +37,32 @@ pub fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
         .unwrap_or_default();
     let foreground = args.session.foreground(&command, args.rootfs.as_deref());
     parent::run(&spec, &caller, Lifetime::Foreground(foreground))
+}
+
+/// The uid and gid maps: the given ones (`--uidmap`, `--gidmap`), or the
+/// caller's defaults; and the kinds for which the caller has no
+/// subordinate ids, for the notice.
+pub fn id_maps(
+    caller: &Caller,
+    uidmap: &[IdMapping],
+    gidmap: &[IdMapping],
+) -> Result<([Vec<IdMapping>; 2], Vec<IdKind>)> {
+    let mut without_subids = Vec::new();
+    let mut maps: [Vec<IdMapping>; 2] = Default::default();
+    for (i, (given, kind)) in [(uidmap, IdKind::Uid), (gidmap, IdKind::Gid)].into_iter().enumerate() {
+        let map = if given.is_empty() {
+            let (map, has_subids) = idmap::default_map(kind, caller)?;
+            if !has_subids {
+                without_subids.push(kind);
+            }
+            map
+        } else {
+            given.to_vec()
+        };
+        check_map(&map).map_err(|e| Error::usage(format!("bad --{kind}map: {e}")))?;
+        maps[i] = map;
+    }
+    Ok((maps, without_subids))
 }
 
 /// What the host has, as far as the spec for `burrow run` depends on it.
@@ -113,6 +125,9 @@ pub fn to_spec(
         Some(dir) => Some(rootfs_dir(dir)?),
         None => None,
     };
+    if let Some(notice) = root_path.as_deref().and_then(|root| unmapped_owner(root, uid_map)) {
+        log::warn!("{notice}");
+    }
     let mut binds = Vec::new();
     for b in &args.binds {
         let source = std::fs::canonicalize(&b.source).context(|| format!("bad --bind {}", b.source.display()))?;
@@ -238,6 +253,23 @@ fn rootfs_dir(dir: &Path) -> Result<PathBuf> {
         return Err(Error::usage(format!("bad --rootfs {}: not a directory", dir.display())));
     }
     Ok(path)
+}
+
+/// The notice for a rootfs whose root directory is owned by a uid the
+/// container does not map: inside, all of it would show as nobody's and be
+/// read-only even for the container's root.
+fn unmapped_owner(root: &Path, uid_map: &[IdMapping]) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(root).ok()?.uid();
+    if uid_map.iter().any(|m| m.host().contains(owner)) {
+        return None;
+    }
+    Some(format!(
+        "--rootfs {}: its root is owned by uid {owner}, which the container does not map, so inside it \
+         shows as nobody's and is read-only; unpack the image with `burrow unshare tar -xpf IMAGE.tar -C DIR` \
+         (or chown it to yourself)",
+        root.display()
+    ))
 }
 
 /// /proc, /dev (tmpfs with the host's `devices` bound, devpts, shm) and /sys.

@@ -10,3 +10,4 @@ pub mod parent;
 pub mod pty;
 pub mod spawn;
 pub mod supervise;
+pub mod unshare;

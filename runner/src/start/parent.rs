@@ -330,7 +330,7 @@ fn wait_unshared(channel: &Channel, child: &Child) -> Result<()> {
 
 /// The child's answer at a barrier: the failure it reported, or how it
 /// broke the protocol or died.
-fn answer<T>(child: &Child, waited: std::result::Result<T, WaitError>) -> Result<T> {
+pub fn answer<T>(child: &Child, waited: std::result::Result<T, WaitError>) -> Result<T> {
     match waited {
         Ok(value) => Ok(value),
         Err(WaitError::Failed(failure)) => Err(setup_error(failure)),
