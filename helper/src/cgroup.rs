@@ -79,7 +79,7 @@ pub fn run(request: &CgroupRequest, fd_open: bool, mut caller: Caller) -> Result
         ))
     })?;
     // 4.
-    let mounts = cgroup_policy::cgroup_mounts(&read_table(c"/proc/self/mountinfo")?);
+    let mounts = cgroup_policy::cgroup_mounts(&read_table(c"/proc/self/mountinfo")?, request.for_init);
     let own = read_table(c"/proc/self/cgroup")?;
     let plans = plan(
         &mounts,
@@ -482,7 +482,7 @@ mod tests {
     const OWN: &str = "9:name=systemd:/\n4:memory:/jobs/42\n1:cpu:/\n0::/\n";
 
     fn run(own: &str, target: &str, place: Place) -> Result<Vec<String>, String> {
-        let mounts = cgroup_policy::cgroup_mounts(MOUNTINFO);
+        let mounts = cgroup_policy::cgroup_mounts(MOUNTINFO, false);
         let plans = plan(&mounts, own, target, &place, 1000, "c-1").map_err(|e| e.to_string())?;
         Ok(plans.into_iter().map(|p| p.leaf).collect())
     }
@@ -499,7 +499,7 @@ mod tests {
         );
         let leaves = run(OWN, OWN, Place::Path("/burrow".into())).unwrap();
         assert!(leaves.iter().all(|leaf| leaf.ends_with("/burrow/burrow-1000/c-1")));
-        let mounts = cgroup_policy::cgroup_mounts(MOUNTINFO);
+        let mounts = cgroup_policy::cgroup_mounts(MOUNTINFO, false);
         let plans = plan(&mounts, OWN, OWN, &Place::Nest, 7, "x").unwrap();
         assert_eq!(
             (plans[1].own.clone(), plans[1].base.clone()),
@@ -542,7 +542,7 @@ mod tests {
             Err("cgroup: a cgroup path in /sys/fs/cgroup/memory contains whitespace".into())
         );
         let escaped = "41 31 0:38 / /mnt/a\\040b rw - cgroup2 cgroup2 rw\n";
-        let mounts = cgroup_policy::cgroup_mounts(escaped);
+        let mounts = cgroup_policy::cgroup_mounts(escaped, false);
         assert_eq!(
             plan(&mounts, "0::/\n", "0::/\n", &Place::Nest, 1, "c")
                 .unwrap_err()
@@ -551,7 +551,7 @@ mod tests {
         );
         // Outside the mounted subtree, or outside the cgroup namespace's root.
         let subtree = "41 31 0:38 /sub /u rw - cgroup2 cgroup2 rw\n";
-        let mounts = cgroup_policy::cgroup_mounts(subtree);
+        let mounts = cgroup_policy::cgroup_mounts(subtree, false);
         assert_eq!(
             plan(&mounts, "0::/other\n", "0::/other\n", &Place::Nest, 1, "c")
                 .unwrap_err()
@@ -563,7 +563,7 @@ mod tests {
         let outside = "0::/../..\n";
         assert_eq!(
             plan(
-                &cgroup_policy::cgroup_mounts(MOUNTINFO)[2..],
+                &cgroup_policy::cgroup_mounts(MOUNTINFO, false)[2..],
                 outside,
                 outside,
                 &Place::Nest,

@@ -275,13 +275,15 @@ impl CgroupMount {
 /// The hierarchies to delegate in, in mountinfo order: each v1 one whose
 /// controllers are all among `V1_CONTROLLERS` (never a named hierarchy), and
 /// the cgroup2 one unless every one of `V2_CONTROLLERS` is bound to a v1
-/// hierarchy. That is a hybrid host, whose cgroup2 tree can hold none of
-/// them (systemd keeps it to track processes): a leaf there would limit
-/// nothing, and moving a process into a cgroup2 leaf costs the kernel an
-/// RCU grace period (milliseconds) at every start. A hierarchy mounted
-/// twice counts once. Lines that are not well formed are not cgroup mounts
-/// the helper understands.
-pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
+/// hierarchy and `for_init` is false. That is a hybrid host, whose cgroup2
+/// tree can hold none of them (systemd keeps it to track processes): a leaf
+/// there limits nothing, and moving a process into a cgroup2 leaf costs the
+/// kernel an RCU grace period (milliseconds) at every start; but an init
+/// that manages cgroups (systemd) needs a cgroup2 tree of its own
+/// (`for_init`, the `cgroup-init` request). A hierarchy mounted twice counts
+/// once. Lines that are not well formed are not cgroup mounts the helper
+/// understands.
+pub fn cgroup_mounts(mountinfo: &str, for_init: bool) -> Vec<CgroupMount> {
     let mut mounts: Vec<CgroupMount> = Vec::new();
     // Every controller bound to a v1 hierarchy, delegated there or not.
     let mut on_v1: Vec<String> = Vec::new();
@@ -317,7 +319,7 @@ pub fn cgroup_mounts(mountinfo: &str) -> Vec<CgroupMount> {
             });
         }
     }
-    if V2_CONTROLLERS.iter().all(|c| on_v1.iter().any(|bound| bound == c)) {
+    if !for_init && V2_CONTROLLERS.iter().all(|c| on_v1.iter().any(|bound| bound == c)) {
         mounts.retain(|m| !m.v2);
     }
     mounts
@@ -637,7 +639,7 @@ mod tests {
     #[test]
     fn selects_hierarchies() {
         assert_eq!(
-            cgroup_mounts(MOUNTINFO),
+            cgroup_mounts(MOUNTINFO, false),
             vec![
                 mount("0:29", "/sys/fs/cgroup/cpu", &["cpu"]),
                 mount("0:30", "/sys/fs/cgroup/cpuacct", &["cpuacct"]),
@@ -648,17 +650,17 @@ mod tests {
             ]
         );
         assert_eq!(
-            cgroup_mounts("45 1 0:32 /sub /mnt/m\\040c rw - cgroup cgroup rw,memory\n")[0].root,
+            cgroup_mounts("45 1 0:32 /sub /mnt/m\\040c rw - cgroup cgroup rw,memory\n", false)[0].root,
             "/sub"
         );
-        assert!(cgroup_mounts("").is_empty());
+        assert!(cgroup_mounts("", false).is_empty());
         // cgroup2 counts while it can hold one of V2_CONTROLLERS: here pids.
         let no_pids: String = MOUNTINFO
             .lines()
             .filter(|l| !l.contains("pids"))
             .map(|l| l.to_owned() + "\n")
             .collect();
-        let v2: Vec<String> = cgroup_mounts(&no_pids)
+        let v2: Vec<String> = cgroup_mounts(&no_pids, false)
             .into_iter()
             .filter(|m| m.v2)
             .map(|m| m.point)
@@ -667,12 +669,18 @@ mod tests {
         // Bound to v1 with a controller the helper never delegates: still on v1.
         let mixed = MOUNTINFO.replace("rw,pids", "rw,pids,devices");
         assert!(
-            cgroup_mounts(&mixed)
+            cgroup_mounts(&mixed, false)
                 .iter()
                 .all(|m| !m.v2 && m.controllers != ["devices", "pids"])
         );
         let pure = "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(cgroup_mounts(pure), vec![mount("0:38", "/sys/fs/cgroup", &[])]);
+        assert_eq!(cgroup_mounts(pure, false), vec![mount("0:38", "/sys/fs/cgroup", &[])]);
+        assert_eq!(cgroup_mounts(pure, true), cgroup_mounts(pure, false));
+        // For an init (cgroup-init), the hybrid host's cgroup2 tree too, once.
+        let for_init = cgroup_mounts(MOUNTINFO, true);
+        let v2: Vec<&str> = for_init.iter().filter(|m| m.v2).map(|m| m.point.as_str()).collect();
+        assert_eq!(v2, ["/sys/fs/cgroup/unified"]);
+        assert_eq!(for_init.len(), cgroup_mounts(MOUNTINFO, false).len() + 1);
     }
 
     #[test]

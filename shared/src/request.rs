@@ -89,15 +89,20 @@ pub struct CgroupRequest {
     pub proc_fd: RawFd,
     /// The leaf's name, a valid cgroup name (`cgroup_policy::valid_name`).
     pub name: String,
+    /// `cgroup-init`: for a container whose init manages cgroups (systemd),
+    /// a leaf in the cgroup2 hierarchy too where it holds no controller (a
+    /// hybrid host: `cgroup_policy::cgroup_mounts`).
+    pub for_init: bool,
 }
 
 impl CgroupRequest {
     /// The helper's arguments (without argv[0]) for this request.
     pub fn to_args(&self) -> Vec<String> {
-        let fd = self.proc_fd.to_string();
-        ["cgroup", "--proc-fd", &fd, "--name", &self.name]
-            .map(str::to_owned)
-            .to_vec()
+        let (fd, op) = (
+            self.proc_fd.to_string(),
+            ["cgroup", "cgroup-init"][usize::from(self.for_init)],
+        );
+        [op, "--proc-fd", &fd, "--name", &self.name].map(str::to_owned).to_vec()
     }
 }
 
@@ -164,7 +169,7 @@ pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
     let (fd_option, value_option, what, valid): (_, _, _, fn(&str) -> bool) = match op {
         "idmap" => ("--proc-fd", "", "", |_| false),
         "veth" => ("--netns-fd", "--bridge", "bridge name", valid_ifname),
-        "cgroup" => ("--proc-fd", "--name", "name", valid_name),
+        "cgroup" | "cgroup-init" => ("--proc-fd", "--name", "name", valid_name),
         other => return Err(usage(format!("unknown operation {other:?}"))),
     };
     let (mut fd, mut value, mut uid, mut gid) = (None, None, Vec::new(), Vec::new());
@@ -212,6 +217,7 @@ pub fn parse(args: &[OsString]) -> Result<Request, UsageError> {
         _ => Request::Cgroup(CgroupRequest {
             proc_fd: fd,
             name: value,
+            for_init: op == "cgroup-init",
         }),
     })
 }
@@ -432,20 +438,34 @@ mod tests {
         ];
         for (words, expected) in cases {
             assert_eq!(parse(&args(words)).unwrap_err().0, *expected, "{words:?}");
+            // cgroup-init is checked exactly as cgroup.
+            let init: Vec<&str> = words
+                .iter()
+                .map(|w| if *w == "cgroup" { "cgroup-init" } else { w })
+                .collect();
+            let expected = expected.replacen("cgroup:", "cgroup-init:", 1);
+            assert_eq!(parse(&args(&init)).unwrap_err().0, expected, "{init:?}");
         }
+        assert_eq!(
+            parse(&args(&["cgroup-systemd"])).unwrap_err().0,
+            "unknown operation \"cgroup-systemd\""
+        );
     }
 
     #[test]
     fn cgroup_round_trip() {
-        let request = CgroupRequest {
-            proc_fd: 3,
-            name: "c42-0badf00d".into(),
-        };
-        let words = request.to_args();
-        assert_eq!(words, ["cgroup", "--proc-fd", "3", "--name", "c42-0badf00d"]);
-        let parsed = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
-        assert!(matches!(parsed, Request::Cgroup(_)) && parsed.fds() == [3]);
-        assert_eq!(parsed, Request::Cgroup(request));
+        for (for_init, op) in [(false, "cgroup"), (true, "cgroup-init")] {
+            let request = CgroupRequest {
+                proc_fd: 3,
+                name: "c42-0badf00d".into(),
+                for_init,
+            };
+            let words = request.to_args();
+            assert_eq!(words, [op, "--proc-fd", "3", "--name", "c42-0badf00d"]);
+            let parsed = parse(&words.iter().map(OsString::from).collect::<Vec<_>>()).unwrap();
+            assert!(matches!(parsed, Request::Cgroup(_)) && parsed.fds() == [3]);
+            assert_eq!(parsed, Request::Cgroup(request));
+        }
         // A value that looks like an option is a value (and a valid name).
         let dashes = parse(&args(&["cgroup", "--proc-fd", "3", "--name", "--help"]));
         assert!(matches!(dashes, Ok(Request::Cgroup(CgroupRequest { name, .. })) if name == "--help"));
@@ -455,7 +475,8 @@ mod tests {
             reordered,
             Ok(Request::Cgroup(CgroupRequest {
                 proc_fd: 1023,
-                name: name64
+                name: name64,
+                for_init: false,
             }))
         );
     }

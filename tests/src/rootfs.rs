@@ -100,6 +100,37 @@ pub fn build(root: &Path, busybox: &Path, probe: &Path, uid: u32, gid: u32) -> i
     chown_tree(root, uid, gid)
 }
 
+/// Gives the tree at `path`, owned by host ids as an image unpacked by
+/// root is, to a container's maps: id 0 to `own`, id N to `sub` + N - 1
+/// (the default maps), uids and gids each. Hard links are shifted once;
+/// set-id bits, which chown clears, are put back.
+pub fn shift_tree(path: &Path, own: (u32, u32), sub: (u32, u32)) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let shift = |id: u32, own: u32, sub: u32| if id == 0 { own } else { sub + id - 1 };
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![path.to_owned()];
+    while let Some(entry) = stack.pop() {
+        let meta = fs::symlink_metadata(&entry)?;
+        if meta.is_dir() {
+            for child in fs::read_dir(&entry)? {
+                stack.push(child?.path());
+            }
+        }
+        if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        std::os::unix::fs::lchown(
+            &entry,
+            Some(shift(meta.uid(), own.0, sub.0)),
+            Some(shift(meta.gid(), own.1, sub.1)),
+        )?;
+        if !meta.file_type().is_symlink() && meta.mode() & 0o6000 != 0 {
+            fs::set_permissions(&entry, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        }
+    }
+    Ok(())
+}
+
 /// lchown every entry below and including `path`.
 pub fn chown_tree(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;

@@ -57,6 +57,8 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     cgroup_rolls_back_on_existing_leaf,
     cgroup_delegates_v1_and_v2,
     cgroup_delegates_in_cgroup2_alone,
+    cgroup_init_adds_the_cgroup2_leaf,
+    cgroup_init_refusals,
     cgroup_never_touches_release_agent,
     cgroup_user_cannot_raise_ceiling,
     cgroup_user_cannot_move_container_out,
@@ -71,6 +73,8 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     cgroup_uses_subtree_the_caller_owns,
     cgroup_failed_start_leaves_no_cgroup,
     cgroup_concurrent_starts,
+    systemd_boots_halts_and_reboots,
+    systemd_boots_on_a_pure_cgroup2_host,
 ];
 
 fn main() -> ExitCode {
@@ -164,8 +168,13 @@ fn ensure_refused(out: &Output, code: i32, line: &str) -> Result<(), Failed> {
 
 /// `burrow-helper cgroup --proc-fd 3 --name NAME` as `user`, with `fd` as fd 3.
 fn helper_as(f: &Fixture, user: &TestUser, fd: Option<&File>, name: &str) -> Output {
+    helper_op_as(f, user, "cgroup", fd, name)
+}
+
+/// `helper_as` with the operation `op` (cgroup or cgroup-init).
+fn helper_op_as(f: &Fixture, user: &TestUser, op: &str, fd: Option<&File>, name: &str) -> Output {
     let mut cmd = f.as_other(user, &f.helper);
-    cmd.args(["cgroup", "--proc-fd", "3", "--name", name]);
+    cmd.args([op, "--proc-fd", "3", "--name", name]);
     if let Some(fd) = fd {
         process::pass_fd(&mut cmd, fd.as_raw_fd(), 3);
     }
@@ -241,6 +250,17 @@ fn ensure_helper_refuses(f: &Fixture, name: &str, code: i32, line: &str) -> Resu
 fn burrow_as(f: &Fixture, user: &TestUser, args: &[&str]) -> Command {
     let mut cmd = f.as_other(user, &f.burrow);
     cmd.arg("run").arg("--rootfs").arg(&f.rootfs).args(args);
+    cmd
+}
+
+/// `burrow run --rootfs ROOT ARGS...` as `user`, ROOT a copy of the rootfs
+/// of `user`'s own (the test user's would draw the warning of a rootfs the
+/// container does not map).
+fn burrow_as_in_own_rootfs(f: &Fixture, user: &TestUser, args: &[&str]) -> Command {
+    let root = f.fresh_rootfs();
+    burrow_tests::rootfs::chown_tree(&root, user.uid, user.gid).expect("chown the rootfs");
+    let mut cmd = f.as_other(user, &f.burrow);
+    cmd.arg("run").arg("--rootfs").arg(&root).args(args);
     cmd
 }
 
@@ -519,7 +539,7 @@ fn cgroup_refuses_without_policy_entry(f: &Fixture) -> Result<(), Failed> {
         ensure_eq!(target.read("cgroup")?, before, "the target's cgroups");
         target.end()?;
 
-        let out = run(burrow_as(f, user, &["--pids-limit", "20", "--", "true"]));
+        let out = run(burrow_as_in_own_rootfs(f, user, &["--pids-limit", "20", "--", "true"]));
         ensure_eq!(
             (out.code(), out.stdout.as_str(), out.stderr.as_str()),
             (125, "", limits_refused(&refusal.replacen("cgroup: ", "", 1)).as_str()),
@@ -529,7 +549,7 @@ fn cgroup_refuses_without_policy_entry(f: &Fixture) -> Result<(), Failed> {
         // Without limits, burrow reads the policy itself and does not ask
         // the helper, which would refuse.
         let args = ["--log-level", "info", "--", "cat", "/proc/self/cgroup"];
-        let out = run(burrow_as(f, user, &args));
+        let out = run(burrow_as_in_own_rootfs(f, user, &args));
         let info = format!(
             "burrow: info: running without a cgroup of its own ({})\n",
             refusal.replacen("cgroup: ", "", 1)
@@ -946,7 +966,8 @@ fn ensure_owners(dir: &Path, users: &BTreeSet<String>, uid: u32, gid: u32) -> Re
 fn cgroup_delegates_v1_and_v2(f: &Fixture) -> Result<(), Failed> {
     let _policy = policy(f).shared();
     let uid = f.user.uid;
-    let mut delegation = Delegation::request(f, &leaf_name("delegate"))?;
+    let name = leaf_name("delegate");
+    let mut delegation = Delegation::request(f, &name)?;
     let target = delegation.target();
     let after = target.read("cgroup")?;
     let mut v1_leaves = Vec::new();
@@ -964,12 +985,17 @@ fn cgroup_delegates_v1_and_v2(f: &Fixture) -> Result<(), Failed> {
         );
         v1_leaves.push((h, leaf));
     }
+    // A hybrid host's cgroup2 tree: never a leaf for `cgroup` (its D may
+    // exist, made by `cgroup-init` for a system container).
     ensure!(
         layout(f)
             .hierarchies
             .iter()
             .filter(|h| !h.delegated)
-            .all(|h| !h.delegated_dir(uid).exists()),
+            .all(|h| match h.v2 {
+                true => !h.delegated_dir(uid).join(&name).exists(),
+                false => !h.delegated_dir(uid).exists(),
+            }),
         "a cgroup was delegated in a hierarchy the helper must not touch"
     );
     let mut join = f.as_user("sh");
@@ -997,6 +1023,66 @@ fn cgroup_delegates_v1_and_v2(f: &Fixture) -> Result<(), Failed> {
     let out = run(rmdir);
     ensure!(out.status.success(), "rmdir of the leaves as the test user: {out}");
     Ok(())
+}
+
+/// `cgroup-init`, for a system container's init: as `cgroup`, and on a
+/// hybrid host also a leaf in the cgroup2 tree, which holds no controller,
+/// with the target moved into it and D and L handed over as on a pure
+/// cgroup2 host (cgroup invariant 20). Without it (plain `cgroup`, the
+/// other scenarios) no cgroup2 cgroup is made there.
+fn cgroup_init_adds_the_cgroup2_leaf(f: &Fixture) -> Result<(), Failed> {
+    let _policy = policy(f).shared();
+    let uid = f.user.uid;
+    let name = leaf_name("init");
+    let layout = layout(f);
+    let hierarchies: Vec<&Hierarchy> = layout.hierarchies.iter().filter(|h| h.delegated || h.v2).collect();
+    let target = Target::user_ns(f, &f.user)?;
+    let out = helper_op_as(f, &f.user, "cgroup-init", Some(&target.proc_dir), &name);
+    let mut delegation = Delegation {
+        target: Some(target),
+        leaves: hierarchies.iter().map(|h| h.delegated_dir(uid).join(&name)).collect(),
+    };
+    ensure_eq!(
+        (out.code(), out.stdout.as_str(), out.stderr.as_str()),
+        (exit::OK, ok_line(&delegation.leaves).as_str(), ""),
+        "the helper's output for cgroup-init --name {name}"
+    );
+    let after = delegation.target().read("cgroup")?;
+    let v2 = hierarchies.iter().zip(&delegation.leaves).find(|(h, _)| h.v2);
+    match v2 {
+        Some((h, leaf)) => {
+            ensure_handed_over(f, h, leaf)?;
+            ensure_moved_into(h, leaf, delegation.target(), &after)?;
+        }
+        None => return harness::skip("no cgroup2 hierarchy is mounted here"),
+    }
+    note("cgroup_init_adds_the_cgroup2_leaf", layout.describe());
+    delegation.end_target()?;
+    Ok(())
+}
+
+/// `cgroup-init` is checked as `cgroup` is: no rule, no leaf; a bad name,
+/// a usage error naming the operation.
+fn cgroup_init_refusals(f: &Fixture) -> Result<(), Failed> {
+    let _policy = policy(f).shared();
+    let target = Target::user_ns(f, &f.user)?;
+    let out = helper_op_as(f, &f.user, "cgroup-init", Some(&target.proc_dir), "a/b");
+    ensure_refused(&out, exit::USAGE, "burrow-helper: cgroup-init: bad name \"a/b\"")?;
+    target.end()?;
+    with_other_user(f, |user| {
+        let target = Target::user_ns(f, user)?;
+        let before = target.read("cgroup")?;
+        let name = leaf_name("initnopolicy");
+        let out = helper_op_as(f, user, "cgroup-init", Some(&target.proc_dir), &name);
+        let refusal = format!(
+            "burrow-helper: cgroup: {} may not have cgroups delegated (no entry in {CGROUP_FILE})",
+            user.name
+        );
+        ensure_refused(&out, exit::REFUSED, &refusal)?;
+        ensure_eq!(target.read("cgroup")?, before, "the target's cgroups");
+        ensure_no_leaf(f, user.uid, &name)?;
+        target.end()
+    })
 }
 
 /// D and `leaf` handed over as the contract lists (invariants 12 and 15).
@@ -1938,4 +2024,223 @@ fn cgroup_uses_subtree_the_caller_owns(f: &Fixture) -> Result<(), Failed> {
         format!("placed below {}", subtree.display()),
     );
     result
+}
+
+// ---------------------------------------------------------------------------
+// System containers: a debootstrapped Debian 12 with systemd (issue 15)
+
+/// The Debian 12 image that tests/debian-image made (named by
+/// $BURROW_TEST_DEBIAN, which tests/run sets), copied for one scenario and
+/// given to the test user's ids as `burrow unshare tar -x` would; `None`
+/// (the scenario skipped) without one.
+fn debian_rootfs(f: &Fixture) -> Result<Option<PathBuf>, Failed> {
+    let Some(image) = std::env::var_os("BURROW_TEST_DEBIAN") else {
+        harness::skip("no Debian image: $BURROW_TEST_DEBIAN is unset (tests/run makes one with tests/debian-image)")?;
+        return Ok(None);
+    };
+    let root = f.scratch("debian");
+    let copy = run({
+        let mut cmd = Command::new("cp");
+        cmd.arg("-a").arg("--").arg(&image).arg(&root);
+        cmd
+    });
+    ensure!(copy.code() == 0, "copying the Debian image: {copy}");
+    let (subuid, subgid) = (f.user.first_subuid(), f.user.first_subgid());
+    burrow_tests::rootfs::shift_tree(&root, (f.user.uid, f.user.gid), (subuid.start(), subgid.start()))
+        .map_err(|e| format!("giving the image to the test user's ids: {e}"))?;
+    Ok(Some(root))
+}
+
+/// What a booted Debian's getty prints on the console, before its prompt.
+const GETTY_BANNER: &str = "Debian GNU/Linux 12 burrow console";
+
+/// Reads the console (burrow's stdout, `-t`) until the getty's banner:
+/// systemd started the console getty; an ended burrow fails.
+fn wait_for_getty(burrow: &mut Spawned, seen: &mut String) -> Result<(), Failed> {
+    loop {
+        let line = burrow.read_line().map_err(|e| format!("reading the console: {e}"))?;
+        if line.is_empty() {
+            return Err(format!("burrow ended before a login prompt; the console said:\n{seen}").into());
+        }
+        seen.push_str(&line);
+        if line.contains(GETTY_BANNER) {
+            return Ok(());
+        }
+    }
+}
+
+/// `systemctl ARGS` inside the container whose burrow is `burrow`, as the
+/// test user (the owner of its user namespace) with nsenter.
+fn systemctl(f: &Fixture, burrow: u32, args: &[&str]) -> Result<Output, Failed> {
+    let init = container_init(burrow)?;
+    let mut cmd = f.as_user("nsenter");
+    cmd.args(["-t", &init.to_string(), "-U", "-m", "-p", "--", "systemctl"])
+        .args(args);
+    Ok(run(cmd))
+}
+
+/// The container's pid 1: burrow's one child.
+fn container_init(burrow: u32) -> Result<u32, Failed> {
+    let mut children = Vec::new();
+    let found = within(Duration::from_secs(20), || {
+        children = process::all_pids()
+            .into_iter()
+            .filter(|&pid| process::proc_stat(pid).is_ok_and(|stat| stat.ppid == burrow))
+            .collect();
+        children.len() == 1
+    });
+    ensure!(found, "burrow {burrow} has children {children:?}, expected one");
+    Ok(children[0])
+}
+
+fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if check() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Boots `cmd` (a `burrow run -t ... /sbin/init`), waits for the getty and
+/// for `systemctl is-system-running --wait` to say running.
+fn boot_to_running(f: &Fixture, cmd: &mut Command, console: &mut String) -> Result<Spawned, Failed> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut burrow = process::spawn(cmd).expect("start burrow");
+    wait_for_getty(&mut burrow, console)?;
+    let state = systemctl(f, burrow.pid, &["is-system-running", "--wait"])?;
+    ensure_eq!(
+        (state.stdout.trim(), state.code()),
+        ("running", 0),
+        "systemctl is-system-running inside: {state}\nthe console said:\n{console}"
+    );
+    Ok(burrow)
+}
+
+/// After a system container: no process of the test user, and nothing
+/// below its delegated cgroups.
+fn ensure_nothing_left(f: &Fixture) -> Result<(), Failed> {
+    let uid = f.user.uid;
+    ensure!(
+        within(Duration::from_secs(10), || process::processes_of(uid, "").is_empty()),
+        "processes of the test user left: {:?}",
+        process::processes_of(uid, "")
+    );
+    let delegated: BTreeSet<PathBuf> = layout(f).hierarchies.iter().map(|h| h.delegated_dir(uid)).collect();
+    let mut left = layout(f).snapshot(uid);
+    left.retain(|dir, _| !delegated.contains(dir));
+    ensure!(
+        left.is_empty(),
+        "cgroups left below the delegated ones: {:?}",
+        left.keys().collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+fn systemd_args(root: &Path) -> Vec<String> {
+    [
+        "run",
+        "--log-level",
+        "info",
+        "-t",
+        "--rootfs",
+        text(root),
+        "--",
+        "/sbin/init",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+fn text(path: &Path) -> &str {
+    path.to_str().expect("fixture paths are UTF-8")
+}
+
+/// `burrow run -t --rootfs DEBIAN /sbin/init`, no capability added, on this
+/// host's own cgroup layout (the CI host's is hybrid: the helper's
+/// `cgroup-init` gives the container a cgroup2 leaf there): systemd boots
+/// to `running` with a getty on the console; SIGTERM to burrow halts it
+/// (SIGRTMIN+3) within 10 s, exit 0. Booted again, `systemctl reboot`
+/// inside starts it again in place, once, and `systemctl poweroff` ends it.
+/// Nothing is left: no process, no cgroup.
+fn systemd_boots_halts_and_reboots(f: &Fixture) -> Result<(), Failed> {
+    let _policy = policy(f).exclusive();
+    if layout(f).v2().is_none() {
+        return harness::skip("no cgroup2 hierarchy is mounted here: systemd needs one");
+    }
+    let Some(root) = debian_rootfs(f)? else {
+        return Ok(());
+    };
+    let mut console = String::new();
+    let mut cmd = f.as_user(&f.burrow);
+    cmd.args(systemd_args(&root));
+    let burrow = boot_to_running(f, &mut cmd, &mut console)?;
+    burrow.signal(libc::SIGTERM).expect("signal burrow");
+    let asked = Instant::now();
+    let out = burrow.output(None).expect("wait for burrow");
+    ensure!(
+        asked.elapsed() < Duration::from_secs(10),
+        "the halt took {:?}",
+        asked.elapsed()
+    );
+    ensure_eq!(out.code(), 0, "burrow's status after SIGTERM: {out}");
+    ensure!(
+        out.stderr.contains("burrow: info: the container halted"),
+        "burrow's lines: {out}"
+    );
+    // SIGRTMIN+3 is systemd's halt.target, as lxc-stop sends it.
+    ensure!(out.stdout.contains("Halting system"), "systemd did not halt: {out}");
+    ensure_nothing_left(f)?;
+
+    let mut console = String::new();
+    let mut cmd = f.as_user(&f.burrow);
+    cmd.args(systemd_args(&root));
+    let mut burrow = boot_to_running(f, &mut cmd, &mut console)?;
+    let first = container_init(burrow.pid)?;
+    systemctl(f, burrow.pid, &["reboot"])?;
+    wait_for_getty(&mut burrow, &mut console)?;
+    ensure!(
+        container_init(burrow.pid)? != first,
+        "the container's init is the same after a reboot"
+    );
+    let state = systemctl(f, burrow.pid, &["is-system-running", "--wait"])?;
+    ensure_eq!(state.stdout.trim(), "running", "after the reboot: {state}");
+    systemctl(f, burrow.pid, &["poweroff"])?;
+    let out = burrow.output(None).expect("wait for burrow");
+    ensure_eq!(out.code(), 0, "burrow's status after poweroff: {out}");
+    ensure!(
+        out.stderr
+            .contains("burrow: info: the container rebooted: starting it again")
+            && out.stderr.contains("burrow: info: the container halted"),
+        "burrow's lines: {out}"
+    );
+    note("systemd_boots_halts_and_reboots", layout(f).describe());
+    ensure_nothing_left(f)
+}
+
+/// The same Debian on the view of a pure cgroup2 host (every v1 hierarchy
+/// unmounted in a private mount namespace): systemd boots to `running`,
+/// `systemctl poweroff` inside ends it, exit 0, nothing left.
+fn systemd_boots_on_a_pure_cgroup2_host(f: &Fixture) -> Result<(), Failed> {
+    let _policy = policy(f).exclusive();
+    if layout(f).v2().is_none() {
+        return harness::skip("no cgroup2 hierarchy is mounted here");
+    }
+    let Some(root) = debian_rootfs(f)? else {
+        return Ok(());
+    };
+    let command = format!("{} {}", text(&f.burrow), systemd_args(&root).join(" "));
+    let mut cmd = cgroup2_only_view(f, &f.user, "", &command);
+    let mut console = String::new();
+    let burrow = boot_to_running(f, &mut cmd, &mut console)?;
+    systemctl(f, burrow.pid, &["poweroff"])?;
+    let out = burrow.output(None).expect("wait for burrow");
+    ensure_eq!(out.code(), 0, "burrow's status after poweroff: {out}");
+    ensure!(
+        out.stderr.contains("burrow: info: the container halted"),
+        "burrow's lines: {out}"
+    );
+    ensure_nothing_left(f)
 }

@@ -186,6 +186,10 @@ fn build(
                 mounts.push(mount("tmpfs", Path::new(dir), "tmpfs", options)?);
             }
         }
+        // The container's own cgroup2 tree, through its cgroup namespace,
+        // for an init that manages cgroups (systemd).
+        let (source, destination, typ, options) = defaults::SYSTEM_CGROUP;
+        mounts.push(mount(source, Path::new(destination), typ, options)?);
     } else if root_path.is_none() {
         // The default root has no /tmp of its own; programs expect one.
         mounts.push(mount("tmpfs", Path::new("/tmp"), "tmpfs", defaults::TMPFS_OPTIONS)?);

@@ -76,6 +76,11 @@ pub const SYSTEM_TMPFS: &[(&str, &[&str])] = &[
     ("/tmp", TMPFS_OPTIONS),
 ];
 
+/// A system container's cgroup2 mount (source, destination, type,
+/// options): its own cgroup, the root of its cgroup namespace.
+pub const SYSTEM_CGROUP: (&str, &str, &str, &[&str]) =
+    ("cgroup2", "/sys/fs/cgroup", "cgroup2", &["nosuid", "nodev", "noexec"]);
+
 /// The command's PATH, and the search path when the environment has none.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

@@ -32,6 +32,16 @@ pub fn has_namespace(spec: &Spec, typ: LinuxNamespaceType) -> bool {
     namespaces.into_iter().flatten().any(|ns| ns.typ() == typ)
 }
 
+/// Whether the container mounts its cgroup2 tree at /sys/fs/cgroup (a
+/// system container's, for an init that manages cgroups): then it needs a
+/// cgroup2 leaf of its own, even on a hybrid host.
+pub fn mounts_own_cgroup2(spec: &Spec) -> bool {
+    spec.mounts().iter().flatten().any(|m| {
+        m.destination() == std::path::Path::new("/sys/fs/cgroup")
+            && matches!(m.typ().as_deref(), Some("cgroup2" | "cgroup"))
+    })
+}
+
 /// Whether the container gets a terminal of its own (`process.terminal`).
 pub fn has_terminal(spec: &Spec) -> bool {
     spec.process().as_ref().and_then(|p| p.terminal()) == Some(true)

@@ -49,6 +49,8 @@ pub fn leaf_name(pid: libc::pid_t) -> String {
 pub struct Placing {
     name: String,
     how: How,
+    /// The container mounts its own cgroup2 tree for an init (`for_init`).
+    for_init: bool,
 }
 
 enum How {
@@ -93,16 +95,24 @@ pub fn prepare_own(parent: Option<&str>, placed: &mut Option<Cgroup>) -> Result<
 /// unless the clone did (`own`): by the helper in a delegated cgroup.
 /// `wanted`: limits or a parent were asked for, which need the cgroup; if
 /// not, a policy without a rule for the caller means no helper call.
-pub fn start(proc_dir: BorrowedFd, pid: libc::pid_t, caller: &Caller, wanted: bool, own: bool) -> Placing {
+/// `for_init`: the container mounts its own cgroup2 tree at /sys/fs/cgroup
+/// for an init that manages cgroups (systemd), so the helper's request is
+/// `cgroup-init`, with a cgroup2 leaf even on a hybrid host.
+pub fn start(
+    proc_dir: BorrowedFd,
+    pid: libc::pid_t,
+    caller: &Caller,
+    (wanted, own, for_init): (bool, bool, bool),
+) -> Placing {
     let name = leaf_name(pid);
     let how = if own {
         How::Own
     } else if let Some(reason) = (!wanted).then(|| no_rule_for(caller)).flatten() {
         How::Skipped(reason)
     } else {
-        How::Helper(helper_client::spawn_cgroup(proc_dir, &name))
+        How::Helper(helper_client::spawn_cgroup(proc_dir, &name, for_init))
     };
-    Placing { name, how }
+    Placing { name, how, for_init }
 }
 
 impl Placing {
@@ -119,6 +129,13 @@ impl Placing {
         placed: &mut Option<Cgroup>,
     ) -> Result<()> {
         let name = self.name;
+        let without = |reason: String| match self.for_init {
+            true => log::warn!(
+                "running without a cgroup of its own ({reason}): an init that manages cgroups, such as \
+                 systemd, will not boot"
+            ),
+            false => log::info!("running without a cgroup of its own ({reason})"),
+        };
         let pending = match self.how {
             How::Own => {
                 return match placed {
@@ -127,7 +144,7 @@ impl Placing {
                 };
             }
             How::Skipped(reason) => {
-                log::info!("running without a cgroup of its own ({reason})");
+                without(reason);
                 return Ok(());
             }
             How::Helper(pending) => pending,
@@ -136,7 +153,7 @@ impl Placing {
         let leaves = match reply.and_then(|line| helper_client::cgroup_leaves(&line)) {
             Ok(leaves) => leaves,
             Err(error) if resources.is_none() && parent.is_none() => {
-                log::info!("running without a cgroup of its own ({error:#})");
+                without(format!("{error:#}"));
                 return Ok(());
             }
             Err(error) => {
@@ -244,7 +261,7 @@ fn subtree_owned_by_caller() -> Option<PathBuf> {
         return None;
     }
     let mountinfo = files::read_capped(Path::new("/proc/self/mountinfo"), files::KERNEL_TABLE_MAX).ok()?;
-    let mounts = cgroup_policy::cgroup_mounts(&mountinfo);
+    let mounts = cgroup_policy::cgroup_mounts(&mountinfo, false);
     // Controllers on cgroup v1 (a hybrid host) are the helper's to delegate.
     if mounts.iter().any(|m| !m.v2) {
         return None;
@@ -450,7 +467,7 @@ fn limit_files(resources: &LinuxResources, v2: bool) -> Vec<LimitFile> {
 }
 
 fn remove_leaf(leaf: &Path) -> io::Result<()> {
-    match std::fs::remove_dir(leaf) {
+    match remove_tree(leaf) {
         Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
         // Another burrow of this user swept it first (sweep_stale_siblings).
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -460,13 +477,45 @@ fn remove_leaf(leaf: &Path) -> io::Result<()> {
     // The killed tasks leave the cgroup as they exit; give them a moment.
     let mut delay = std::time::Duration::from_millis(1);
     for _ in 0..10 {
-        match std::fs::remove_dir(leaf) {
+        match remove_tree(leaf) {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => std::thread::sleep(delay),
             result => return result,
         }
         delay *= 2;
     }
+    remove_tree(leaf)
+}
+
+/// The leaf and the cgroups below it.
+fn remove_tree(leaf: &Path) -> io::Result<()> {
+    remove_children(leaf)?;
     std::fs::remove_dir(leaf)
+}
+
+/// Removes the cgroups a container made below its leaf (an init such as
+/// systemd makes its own tree there), deepest first, without recursion:
+/// the container chose their depth. Each must be empty by now (pid 1 has
+/// ended, and with it the container's pid namespace); one that is not
+/// makes the leaf's own removal fail and say so.
+fn remove_children(leaf: &Path) -> io::Result<()> {
+    let mut found = Vec::new();
+    let mut pending = vec![leaf.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                pending.push(entry.path());
+                found.push(entry.path());
+            }
+        }
+    }
+    for dir in found.iter().rev() {
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Kills every task in `leaf`: cgroup.kill on v2; on v1, each listed process

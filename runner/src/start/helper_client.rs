@@ -84,10 +84,11 @@ pub fn veth_peer(line: &str) -> Result<String> {
 /// Starts the helper delegating a cgroup to the caller in each hierarchy
 /// and moving the child behind `proc_dir` into a new leaf `name`;
 /// `cgroup_leaves` reads the leaves from its reply.
-pub fn spawn_cgroup(proc_dir: BorrowedFd, name: &str) -> Result<Pending> {
+pub fn spawn_cgroup(proc_dir: BorrowedFd, name: &str, for_init: bool) -> Result<Pending> {
     let request = CgroupRequest {
         proc_fd: TARGET_FD,
         name: name.to_owned(),
+        for_init,
     };
     spawn("cgroup", &request.to_args(), proc_dir)
 }

@@ -263,7 +263,8 @@ fn start(
     // made is recorded.
     let maps = idmap::start_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map);
     let wanted = resources.is_some() || cgroup_parent.is_some();
-    let placing = cgroup::start(proc_dir.as_fd(), child.pid, caller, wanted, placed);
+    let for_init = spec::mounts_own_cgroup2(spec);
+    let placing = cgroup::start(proc_dir.as_fd(), child.pid, caller, (wanted, placed, for_init));
     let unshared = match spec::has_namespace(spec, LinuxNamespaceType::Network) {
         true => wait_unshared(channel, child),
         false => Ok(()),

@@ -58,6 +58,11 @@ impl Drop for RawMode {
 /// the master's output to stdout, always; stdin to the master with `-i`.
 pub struct Relay {
     master: OwnedFd,
+    /// A slave fd of burrow's own, never read: while the container's
+    /// processes have none open (an init that closes and reopens its
+    /// console, a getty's vhangup) the master would read EIO, and output
+    /// written after a reopen would be lost.
+    _slave: OwnedFd,
     /// Still reading stdin (`-i`, and no end of file yet).
     input: bool,
     /// The master still has a slave open somewhere.
@@ -82,6 +87,7 @@ impl Relay {
         let flags = OFlag::from_bits_retain(fcntl(master.as_fd(), FcntlArg::F_GETFL)?);
         fcntl(master.as_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
         let relay = Relay {
+            _slave: tty::open_peer(master.as_fd())?,
             master,
             input: interactive,
             open: true,
@@ -141,7 +147,8 @@ impl Relay {
     }
 
     /// The master's output to stdout, until it would block; EIO means the
-    /// last slave was closed.
+    /// last slave was closed (not while burrow holds one, but a hangup of
+    /// the whole terminal ends it too).
     fn read_master(&mut self) -> io::Result<()> {
         let mut buffer = [0u8; CHUNK];
         loop {
