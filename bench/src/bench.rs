@@ -289,6 +289,22 @@ pub fn run(o: &Options) -> Res<Report> {
     );
     add(
         &mut cmds,
+        "burrow_tty",
+        "burrow -t (a pty of its own, relayed)",
+        W::Plain,
+        burrow_argv(&s, &["-t"], &["/bin/true"]),
+        None,
+    );
+    add(
+        &mut cmds,
+        "burrow_init",
+        "burrow --init (its init as pid 1)",
+        W::Plain,
+        burrow_argv(&s, &["--init"], &["/bin/true"]),
+        None,
+    );
+    add(
+        &mut cmds,
         "burrow_veth",
         "burrow + veth on a bridge",
         W::Plain,

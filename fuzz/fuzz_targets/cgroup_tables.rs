@@ -1,5 +1,5 @@
 //! The kernel's cgroup tables as the helper parses them: /proc/self/mountinfo
-//! (`cgroup_mounts`), then /proc/PID/cgroup (`cgroup_path`; a cgroup name may
+//! (`cgroup_mounts`, for `cgroup` and `cgroup-init`), then /proc/PID/cgroup (`cgroup_path`; a cgroup name may
 //! hold a newline, so the caller controls its lines) and `below_root`. The
 //! input is the mountinfo text, a NUL byte, then the cgroup file's text.
 #![no_main]
@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
     let (Ok(mountinfo), Ok(cgroup)) = (std::str::from_utf8(mountinfo), std::str::from_utf8(cgroup)) else {
         return;
     };
-    let mounts = cgroup_mounts(mountinfo);
+    let mounts = cgroup_mounts(mountinfo, false);
+    // For an init, the same hierarchies, and at most one more: the cgroup2 one.
+    let for_init = cgroup_mounts(mountinfo, true);
+    assert!(mounts.iter().all(|m| for_init.contains(m)));
+    assert!(for_init.iter().all(|m| mounts.contains(m) || m.v2) && for_init.len() <= mounts.len() + 1);
     for (i, mount) in mounts.iter().enumerate() {
         // One mount per hierarchy; only the controllers the helper delegates.
         assert!(mounts[..i].iter().all(|m| m.dev != mount.dev));

@@ -136,13 +136,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub rm: bool,
 
-    /// Map container uids NS.. to host uids HOST.. (COUNT ids); replaces the default uid map; repeatable
-    #[arg(long = "uidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
-    pub uidmap: Vec<IdMapping>,
-
-    /// Map container gids NS.. to host gids HOST.. (COUNT ids); replaces the default gid map; repeatable
-    #[arg(long = "gidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
-    pub gidmap: Vec<IdMapping>,
+    #[command(flatten)]
+    pub maps: MapArgs,
 
     /// Mount the container's root read-only
     #[arg(long)]
@@ -196,15 +191,22 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+/// `--uidmap` and `--gidmap`, of `burrow run` and `burrow unshare`.
 #[derive(Args, Debug)]
-pub struct UnshareArgs {
-    /// Map uids NS.. to host uids HOST.. (COUNT ids); replaces the default uid map; repeatable
+pub struct MapArgs {
+    /// Map container uids NS.. to host uids HOST.. (COUNT ids); replaces the default uid map; repeatable
     #[arg(long = "uidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
     pub uidmap: Vec<IdMapping>,
 
-    /// Map gids NS.. to host gids HOST.. (COUNT ids); replaces the default gid map; repeatable
+    /// Map container gids NS.. to host gids HOST.. (COUNT ids); replaces the default gid map; repeatable
     #[arg(long = "gidmap", value_name = "NS:HOST:COUNT", value_parser = id_mapping)]
     pub gidmap: Vec<IdMapping>,
+}
+
+#[derive(Args, Debug)]
+pub struct UnshareArgs {
+    #[command(flatten)]
+    pub maps: MapArgs,
 
     /// The command and its arguments
     #[arg(

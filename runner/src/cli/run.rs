@@ -5,9 +5,9 @@
 //! the caller's limits, env files, Landlock): a spec from elsewhere arrives
 //! resolved and is not probed this way.
 
-use crate::cli::RunArgs;
 use crate::cli::limits;
 use crate::cli::net::NetMode;
+use crate::cli::{MapArgs, RunArgs};
 use crate::error::{Context, Error, Result};
 use crate::spec::annotations::{Extensions, Interface};
 use crate::spec::defaults::{self, SystemMount};
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// subordinate ids unless given), the spec, the start sequence.
 pub fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
     let caller = Caller::current();
-    let (maps, without_subids) = id_maps(&caller, &args.uidmap, &args.gidmap)?;
+    let (maps, without_subids) = id_maps(&caller, &args.maps)?;
     let spec = to_spec(args, &maps[0], &maps[1], &network)?;
     if !without_subids.is_empty() {
         log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
@@ -42,13 +42,10 @@ pub fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
 /// The uid and gid maps: the given ones (`--uidmap`, `--gidmap`), or the
 /// caller's defaults; and the kinds for which the caller has no
 /// subordinate ids, for the notice.
-pub fn id_maps(
-    caller: &Caller,
-    uidmap: &[IdMapping],
-    gidmap: &[IdMapping],
-) -> Result<([Vec<IdMapping>; 2], Vec<IdKind>)> {
+pub fn id_maps(caller: &Caller, given: &MapArgs) -> Result<([Vec<IdMapping>; 2], Vec<IdKind>)> {
     let mut without_subids = Vec::new();
     let mut maps: [Vec<IdMapping>; 2] = Default::default();
+    let (uidmap, gidmap) = (&given.uidmap, &given.gidmap);
     for (i, (given, kind)) in [(uidmap, IdKind::Uid), (gidmap, IdKind::Gid)].into_iter().enumerate() {
         let map = if given.is_empty() {
             let (map, has_subids) = idmap::default_map(kind, caller)?;

@@ -20,7 +20,7 @@ pub fn run(args: &UnshareArgs) -> Result<i32> {
         return Err(Error::usage(format!("unknown option {word}")));
     }
     let caller = Caller::current();
-    let ([uid_map, gid_map], without_subids) = id_maps(&caller, &args.uidmap, &args.gidmap)?;
+    let ([uid_map, gid_map], without_subids) = id_maps(&caller, &args.maps)?;
     if !without_subids.is_empty() {
         log::warn!("{}", idmap::no_subordinate_ids_notice(&caller, &without_subids));
     }

@@ -22,7 +22,8 @@
 //!   has not ended after the stop timeout, SIGKILL, as `podman stop` and
 //!   `lxc-stop` do. A pid 1 without a handler ignores SIGTERM, so without
 //!   `--init` the timeout is what ends such a command. For a system
-//!   container, ^C (SIGINT from the terminal) is the same request.
+//!   container, ^C and a hangup of the terminal (SIGINT and SIGHUP from the
+//!   terminal) are the same request.
 //! - another signal the terminal sent (si_code SI_KERNEL: ^C, ^\, a
 //!   resize, a hangup) to the container's process group, as the terminal
 //!   sends one to a foreground job: the command an interactive shell runs
@@ -114,7 +115,7 @@ pub struct Supervision<'a> {
     pub stop_timeout: Duration,
     /// burrow's init is pid 1 (`--init`).
     pub init: bool,
-    /// A system container: ^C from the terminal stops it too.
+    /// A system container: ^C and a hangup from the terminal stop it too.
     pub system: bool,
     /// The container's terminal, when it has one.
     pub relay: Option<Relay>,
@@ -197,7 +198,9 @@ fn pass_on(child: &Child, info: &siginfo, how: &mut Supervision, kill_at: &mut O
             Ok(())
         }
         libc::SIGTERM => stop(child, how, kill_at),
-        libc::SIGINT if from_terminal && how.system => stop(child, how, kill_at),
+        // An init takes SIGINT as ctrl-alt-del (a reboot) and SIGHUP as
+        // "reload": from the terminal, both mean the user wants it gone.
+        libc::SIGINT | libc::SIGHUP if from_terminal && how.system => stop(child, how, kill_at),
         _ if from_terminal => signal_group(child, signal),
         _ => send_signal(&child.pidfd, signal),
     }
