@@ -493,6 +493,50 @@ pub fn all_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// A new pty: (master, slave), neither our controlling terminal.
+pub fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
+    let last = io::Error::last_os_error;
+    // SAFETY: plain calls; each fd is owned as soon as it exists, and the
+    // name buffer is NUL-terminated by ptsname_r.
+    unsafe {
+        let raw = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if raw < 0 {
+            return Err(last());
+        }
+        let master = OwnedFd::from_raw_fd(raw);
+        if libc::grantpt(raw) != 0 || libc::unlockpt(raw) != 0 {
+            return Err(last());
+        }
+        let mut name = [0 as libc::c_char; 64];
+        let error = libc::ptsname_r(raw, name.as_mut_ptr(), name.len());
+        if error != 0 {
+            return Err(io::Error::from_raw_os_error(error));
+        }
+        let slave = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        if slave < 0 {
+            return Err(last());
+        }
+        Ok((master, OwnedFd::from_raw_fd(slave)))
+    }
+}
+
+/// Makes `cmd` lead a new session whose controlling terminal is the pty
+/// `slave`, also its stdin, as a login shell on that terminal would.
+pub fn lead_session_on(cmd: &mut Command, slave: OwnedFd) {
+    cmd.stdin(Stdio::from(slave));
+    // SAFETY: setsid and ioctl are async-signal-safe; fd 0 is the pty's
+    // slave (std set up stdin before this runs), opened for reading and
+    // writing, which TIOCSCTTY needs.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Sends `signal` to `pid` through a pidfd, once its real uid is checked
 /// to be `uid` (a process a scenario started as its test user, deeper
 /// than its own child): a recycled pid is never signalled.

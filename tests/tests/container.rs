@@ -18,7 +18,7 @@ use burrow_tests::{Failed, ensure, ensure_eq};
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -815,33 +815,6 @@ exit 0"#;
     Ok(())
 }
 
-/// A new pty: (master, slave), neither our controlling terminal.
-fn open_pty() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let last = std::io::Error::last_os_error;
-    // SAFETY: plain calls; each fd is owned as soon as it exists, and the
-    // name buffer is NUL-terminated by ptsname_r.
-    unsafe {
-        let raw = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        if raw < 0 {
-            return Err(last());
-        }
-        let master = OwnedFd::from_raw_fd(raw);
-        if libc::grantpt(raw) != 0 || libc::unlockpt(raw) != 0 {
-            return Err(last());
-        }
-        let mut name = [0 as libc::c_char; 64];
-        let error = libc::ptsname_r(raw, name.as_mut_ptr(), name.len());
-        if error != 0 {
-            return Err(std::io::Error::from_raw_os_error(error));
-        }
-        let slave = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        if slave < 0 {
-            return Err(last());
-        }
-        Ok((master, OwnedFd::from_raw_fd(slave)))
-    }
-}
-
 /// Guards supervise.rs `pass_on` for the terminal's signals (SI_KERNEL):
 /// with the container in a session of its own, ^C on burrow's terminal
 /// reaches only burrow's process group, and burrow must pass it on to the
@@ -850,23 +823,11 @@ fn open_pty() -> std::io::Result<(OwnedFd, OwnedFd)> {
 /// Skipping the kernel's signals, as burrow did while the container was in
 /// its process group, leaves the container running until the deadline.
 fn container_gets_the_terminals_interrupt(f: &Fixture) -> Result<(), Failed> {
-    let (master, slave) = open_pty().map_err(|e| format!("opening a pty: {e}"))?;
+    let (master, slave) = process::open_pty().map_err(|e| format!("opening a pty: {e}"))?;
     let script = "trap 'exit 42' INT; echo ready; while :; do sleep 0.1; done";
     let mut cmd = f.burrow_in_rootfs(&["--", "sh", "-c", script]);
-    cmd.stdin(Stdio::from(slave))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: setsid and ioctl are async-signal-safe; fd 0 is the pty's
-    // slave (std set up stdin before this runs), opened for reading and
-    // writing, which TIOCSCTTY needs.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    process::lead_session_on(&mut cmd, slave);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut burrow = process::spawn(&mut cmd).expect("start burrow");
     ensure_eq!(
         burrow.read_line().expect("read burrow's stdout"),

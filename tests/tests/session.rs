@@ -29,6 +29,7 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     realtime_signals_reach_pid_1,
     system_container_gets_tmpfs_and_sys_boot,
     busybox_init_halts_on_sigterm,
+    system_container_halts_when_its_terminal_hangs_up,
     busybox_init_reboots_once_then_powers_off,
     no_reboot_ends_at_a_reboot,
 ];
@@ -493,6 +494,31 @@ fn busybox_init_halts_on_sigterm(f: &Fixture) -> Result<(), Failed> {
     ensure!(
         out.stderr.contains("Requesting system poweroff"),
         "busybox did not power off: {out}"
+    );
+    Ok(())
+}
+
+/// burrow leads a session on a pty, as a login shell would; the pty is
+/// closed (its master: a terminal window closed): the kernel hangs it up and
+/// sends SIGHUP to burrow, which, for a system container, is a request to
+/// stop (busybox's halt signal), not a signal to pass on (an init takes it
+/// as "reload"): the container halts, burrow exits 0.
+fn system_container_halts_when_its_terminal_hangs_up(f: &Fixture) -> Result<(), Failed> {
+    let root = busybox_system(f, "::sysinit:/bin/echo booted\n::respawn:/bin/sleep 1005\n");
+    let (master, slave) = process::open_pty().map_err(|e| format!("opening a pty: {e}"))?;
+    let mut cmd = boot(f, &root, &[]);
+    process::lead_session_on(&mut cmd, slave);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut burrow = process::spawn(&mut cmd).expect("start burrow");
+    ensure_eq!(burrow.read_line().expect("read"), "booted\n", "the init's first line");
+    the_process(f, "sleep", "sleep 1005")?;
+    drop(master);
+    let out = burrow.output(None).expect("wait for burrow");
+    ensure_eq!(out.code(), 0, "burrow's status after the hangup: {out}");
+    ensure_eq!(
+        info_lines(&out),
+        vec!["burrow: info: the container halted"],
+        "burrow's lines: {out}"
     );
     Ok(())
 }

@@ -57,13 +57,15 @@ impl SessionArgs {
     /// How `burrow run` supervises the container, for `command` in `rootfs`.
     pub fn foreground(&self, command: &[String], rootfs: Option<&Path>) -> Foreground {
         let system = self.is_boot(command);
+        let init = init_name(command, rootfs);
         let stop_signal = self.stop_signal.unwrap_or_else(|| match system {
-            true => halt_signal(command, rootfs),
+            true => halt_signal(&init),
             false => libc::SIGTERM,
         });
         Foreground {
             interactive: self.interactive,
             system,
+            systemd: system && init.contains("systemd"),
             reboot: !self.no_reboot,
             stop_signal,
             stop_timeout: Duration::from_secs(self.stop_timeout),
@@ -71,17 +73,22 @@ impl SessionArgs {
     }
 }
 
-/// A system container's halt signal, as lxc-stop chooses it: SIGRTMIN+3
-/// for systemd, SIGUSR2 (poweroff) for busybox init, SIGPWR otherwise. The
-/// init is named by the command or, for /sbin/init, by the link the rootfs
-/// has there (read, never followed: the rootfs is the user's).
-fn halt_signal(command: &[String], rootfs: Option<&Path>) -> i32 {
+/// The init a system container runs: the command or, for /sbin/init, the
+/// link the rootfs has there (read, never followed: the rootfs is the
+/// user's).
+fn init_name(command: &[String], rootfs: Option<&Path>) -> String {
     let program = command.first().map(String::as_str).unwrap_or_default();
     let link = match (program, rootfs) {
         ("/sbin/init", Some(root)) => std::fs::read_link(root.join("sbin/init")).ok(),
         _ => None,
     };
-    let name = link.as_deref().map(Path::to_string_lossy).unwrap_or(program.into());
+    link.as_deref()
+        .map_or(program.to_owned(), |link| link.to_string_lossy().into_owned())
+}
+
+/// A system container's halt signal, as lxc-stop chooses it: SIGRTMIN+3
+/// for systemd, SIGUSR2 (poweroff) for busybox init, SIGPWR otherwise.
+fn halt_signal(name: &str) -> i32 {
     if name.contains("systemd") {
         libc::SIGRTMIN() + 3
     } else if name.contains("busybox") {

@@ -49,8 +49,9 @@ pub fn leaf_name(pid: libc::pid_t) -> String {
 pub struct Placing {
     name: String,
     how: How,
-    /// The container mounts its own cgroup2 tree for an init (`for_init`).
-    for_init: bool,
+    /// Its init needs a cgroup of its own to boot (systemd): say so, if it
+    /// gets none.
+    needed: bool,
 }
 
 enum How {
@@ -98,11 +99,13 @@ pub fn prepare_own(parent: Option<&str>, placed: &mut Option<Cgroup>) -> Result<
 /// `for_init`: the container mounts its own cgroup2 tree at /sys/fs/cgroup
 /// for an init that manages cgroups (systemd), so the helper's request is
 /// `cgroup-init`, with a cgroup2 leaf even on a hybrid host.
+/// `needed`: without a cgroup, the container's init will not boot.
 pub fn start(
     proc_dir: BorrowedFd,
     pid: libc::pid_t,
     caller: &Caller,
     (wanted, own, for_init): (bool, bool, bool),
+    needed: bool,
 ) -> Placing {
     let name = leaf_name(pid);
     let how = if own {
@@ -112,7 +115,7 @@ pub fn start(
     } else {
         How::Helper(helper_client::spawn_cgroup(proc_dir, &name, for_init))
     };
-    Placing { name, how, for_init }
+    Placing { name, how, needed }
 }
 
 impl Placing {
@@ -129,11 +132,8 @@ impl Placing {
         placed: &mut Option<Cgroup>,
     ) -> Result<()> {
         let name = self.name;
-        let without = |reason: String| match self.for_init {
-            true => log::warn!(
-                "running without a cgroup of its own ({reason}): an init that manages cgroups, such as \
-                 systemd, will not boot"
-            ),
+        let without = |reason: String| match self.needed {
+            true => log::warn!("running without a cgroup of its own ({reason}): systemd will not boot without one"),
             false => log::info!("running without a cgroup of its own ({reason})"),
         };
         let pending = match self.how {

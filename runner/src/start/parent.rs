@@ -76,6 +76,9 @@ pub struct Foreground {
     /// A system container: its init's end by SIGINT is a halt, by SIGHUP
     /// a reboot (the kernel's reboot(2) in a pid namespace), as lxc-start.
     pub system: bool,
+    /// Its init is systemd, which needs a cgroup of its own to boot: burrow
+    /// warns when it can get none.
+    pub systemd: bool,
     /// A reboot starts the container again (no `--no-reboot`).
     pub reboot: bool,
     /// What burrow sends pid 1 when asked to stop (SIGTERM to burrow).
@@ -190,7 +193,7 @@ fn run_with(
     drop(own_leaf);
     match start(
         (spec, extensions),
-        (caller, foreground.interactive),
+        (caller, foreground.interactive, foreground.systemd),
         &child,
         &parent_end,
         netpipe_write,
@@ -235,10 +238,11 @@ fn clone_flags(spec: &Spec) -> u64 {
 /// The steps pin, host setup, configure and exec. The container's cgroup
 /// is recorded in `cgroup_made` as soon as it exists, for removal;
 /// `placed`: the clone started the child in it already. Returns the relay
-/// of the container's terminal, when it has one (`interactive`: with stdin).
+/// of the container's terminal, when it has one (`interactive`: with stdin;
+/// `systemd`: its init needs a cgroup of its own).
 fn start(
     (spec, extensions): (&Spec, &Extensions),
-    (caller, interactive): (&Caller, bool),
+    (caller, interactive, systemd): (&Caller, bool, bool),
     child: &Child,
     channel: &Channel,
     netpipe: OwnedFd,
@@ -264,7 +268,7 @@ fn start(
     let maps = idmap::start_maps(proc_dir.as_fd(), caller, &uid_map, &gid_map);
     let wanted = resources.is_some() || cgroup_parent.is_some();
     let for_init = spec::mounts_own_cgroup2(spec);
-    let placing = cgroup::start(proc_dir.as_fd(), child.pid, caller, (wanted, placed, for_init));
+    let placing = cgroup::start(proc_dir.as_fd(), child.pid, caller, (wanted, placed, for_init), systemd);
     let unshared = match spec::has_namespace(spec, LinuxNamespaceType::Network) {
         true => wait_unshared(channel, child),
         false => Ok(()),
