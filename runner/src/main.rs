@@ -44,7 +44,10 @@ use std::os::fd::IntoRawFd;
 // The C entry point must keep its symbol name; nothing else is exported.
 #[allow(unsafe_code)]
 #[cfg_attr(not(test), unsafe(no_mangle))]
-extern "C" fn main() -> libc::c_int {
+extern "C" fn main(argc: libc::c_int, argv: *const *mut std::ffi::c_char) -> libc::c_int {
+    // SAFETY: the C runtime's own argc and argv, which live as long as the
+    // process (child/init.rs overwrites the strings for the container's view).
+    unsafe { sys::argv::record(argc, argv) };
     // Before anything else: std's start-up as burrow relies on it, then no fd
     // burrow inherited reaches the helper or the container unless asked for
     // (--preserve-fds).

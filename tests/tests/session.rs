@@ -25,6 +25,7 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     terminal_without_input,
     init_passes_the_terminals_interrupt,
     init_passes_sigterm_and_reaps_orphans,
+    init_shows_nothing_of_the_host,
     stop_timeout_kills_what_ignores_sigterm,
     realtime_signals_reach_pid_1,
     system_container_gets_tmpfs_and_sys_boot,
@@ -342,6 +343,22 @@ fn init_passes_sigterm_and_reaps_orphans(f: &Fixture) -> Result<(), Failed> {
         (out.code(), out.stdout.as_str(), out.stderr.as_str()),
         (143, "", ""),
         "after SIGTERM"
+    );
+    Ok(())
+}
+
+/// `--init`: the container's processes see pid 1 as `burrow-init`, not
+/// burrow's command line (the rootfs's host path, the options), and cannot
+/// read its environment, memory or executable (it is non-dumpable).
+fn init_shows_nothing_of_the_host(f: &Fixture) -> Result<(), Failed> {
+    let script = "cat /proc/1/cmdline; echo; for f in environ mem exe; do \
+                  if cat /proc/1/$f >/dev/null 2>&1; then echo $f readable; fi; done";
+    let mut cmd = f.burrow_in_rootfs(&["--init", "--", "sh", "-c", script]);
+    let out = process::run(&mut cmd, None).expect("run burrow");
+    ensure_eq!(
+        (out.code(), out.stdout.replace('\0', ""), out.stderr.as_str()),
+        (0, "burrow-init\n".to_owned(), ""),
+        "pid 1 as the container sees it"
     );
     Ok(())
 }

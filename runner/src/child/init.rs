@@ -6,7 +6,9 @@
 //! fork. It is non-dumpable (confine.rs set it before the pivot, and it
 //! never execs), so the container's root can neither ptrace it nor read its
 //! memory through /proc: its memory is the host's mm, whose user namespace
-//! is the caller's, not the container's.
+//! is the caller's, not the container's. Its argument area is overwritten
+//! (sys/argv.rs), so /proc/1/cmdline, which everyone may read, says
+//! `burrow-init`, not burrow's command line.
 //!
 //! The command runs in a process group of its own (as a shell runs a
 //! job), the terminal's foreground one with `-t`. Pid 1 blocks every
@@ -19,7 +21,7 @@
 
 use crate::status;
 use crate::sync::{Channel, Failure, Step};
-use crate::sys::{process, signal, tty};
+use crate::sys::{argv, process, signal, tty};
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::unistd::Pid;
 use std::io;
@@ -47,6 +49,8 @@ pub fn fork_command(channel: Channel, mask: &SigSet, terminal: bool) -> Result<C
         },
         Ok(Some(command)) => {
             drop(channel);
+            // The container reads /proc/1/cmdline: not burrow's command line.
+            argv::set_title("burrow-init");
             // Also here, so that the group exists before the first signal
             // is passed on, whichever process runs first.
             let _ = nix::unistd::setpgid(Pid::from_raw(command), Pid::from_raw(command));

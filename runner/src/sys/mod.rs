@@ -4,6 +4,7 @@
 //! Each wrapper is safe to call with any argument: it checks its results
 //! and owns the memory the kernel reads or writes.
 
+pub mod argv;
 pub mod caps;
 pub mod exec;
 pub mod fd;
