@@ -19,13 +19,10 @@ pub enum Error {
     /// A configuration that is malformed or cannot be applied here: root's
     /// policy files (/etc/subuid, /etc/burrow/cgroup) or the container's spec.
     Config { what: String, source: Option<Source> },
-    /// An object named by the caller does not exist (a container, for the
-    /// commands that will name one).
-    #[allow(dead_code, reason = "for the lifecycle commands (issue 14): no such container")]
+    /// An object named by the caller does not exist (a container).
     NotFound { what: String },
-    /// An object is not in the state the operation needs (a container that
-    /// is already running, for `start`).
-    #[allow(dead_code, reason = "for the lifecycle commands (issue 14): wrong state")]
+    /// An object is not in the state the operation needs (a running
+    /// container, for `rm` without `-f`).
     WrongState { what: String },
     /// The setuid helper refused or failed; `message` is its own stderr line.
     Helper { operation: &'static str, message: String },

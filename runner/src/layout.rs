@@ -30,9 +30,19 @@
 const ALLOWED: &[(&str, &[&str])] = &[
     (
         "cli",
-        &["spec", "start", "confine", "error", "files", "log_stderr", "status"],
+        &[
+            "spec",
+            "start",
+            "state",
+            "confine",
+            "error",
+            "files",
+            "log_stderr",
+            "status",
+        ],
     ),
     ("spec", &["error"]),
+    ("state", &["error"]),
     ("start", &["spec", "child", "sync", "sys", "error", "files", "netlink"]),
     (
         "child",

@@ -25,6 +25,7 @@ mod log_stderr;
 mod netlink;
 mod spec;
 mod start;
+mod state;
 mod status;
 mod sync;
 #[allow(unsafe_code)]
@@ -72,6 +73,13 @@ extern "C" fn main(argc: libc::c_int, argv: *const *mut std::ffi::c_char) -> lib
             .map_err(Error::Usage)
             .and_then(|network| cli::run::run(&args, network)),
         (Command::Unshare(args), _) => cli::unshare::run(&args),
+        (Command::Ps { all, format }, _) => cli::lifecycle::ps(all, format == "json"),
+        (Command::Inspect { names }, _) => cli::lifecycle::inspect(&names),
+        (Command::Stop { time, name }, _) => cli::lifecycle::stop(&name, time),
+        (Command::Kill { signal, name }, _) => cli::lifecycle::kill(&name, signal),
+        (Command::Rm { force, names }, _) => cli::lifecycle::rm(&names, force),
+        (Command::Wait { name }, _) => cli::lifecycle::wait(&name),
+        (Command::Logs { follow, tail, name }, _) => cli::lifecycle::logs(&name, follow, tail),
         (Command::Completion { shell }, _) => cli::docs::completion(shell),
         (Command::GenerateMan { dir }, _) => cli::docs::man_pages(&dir),
         _ => Err(Error::usage("unknown command (see burrow --help)")),

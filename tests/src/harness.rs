@@ -71,19 +71,27 @@ fn run_scenario(fixture: &Fixture, scenario: Scenario) -> Result<Completion, Fai
 }
 
 pub fn main(suite: Suite) -> ExitCode {
-    run_suite(suite, false)
+    run_suite(suite, false, DEFAULT_THREADS)
+}
+
+/// `main` for scenarios whose processes outlive the command that started
+/// them (a detached container's monitor, reparented to the test binary,
+/// a subreaper): one at a time, so that no other scenario's orphan check
+/// meets a monitor before its own scenario has claimed it.
+pub fn main_serial(suite: Suite) -> ExitCode {
+    run_suite(suite, false, 1)
 }
 
 /// `main` for scenarios that delegate cgroups: the fixture also writes the
 /// helper's cgroup policy, and its teardown removes the test user's
 /// delegated cgroups (`cgroups::Policy`).
 pub fn main_with_cgroup_policy(suite: Suite) -> ExitCode {
-    run_suite(suite, true)
+    run_suite(suite, true, DEFAULT_THREADS)
 }
 
-fn run_suite(suite: Suite, cgroup: bool) -> ExitCode {
+fn run_suite(suite: Suite, cgroup: bool, threads: usize) -> ExitCode {
     let mut args = Arguments::from_args();
-    args.test_threads = args.test_threads.or(Some(DEFAULT_THREADS));
+    args.test_threads = args.test_threads.or(Some(threads));
 
     let placeholder = |name: &'static str, _| Trial::test(name, || Ok(()));
     let will_run = trials(&suite, placeholder)

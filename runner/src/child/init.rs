@@ -21,7 +21,7 @@
 
 use crate::status;
 use crate::sync::{Channel, Failure, Step};
-use crate::sys::{argv, process, signal, tty};
+use crate::sys::{argv, fd, process, signal, tty};
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::unistd::Pid;
 use std::io;
@@ -33,8 +33,8 @@ pub type Unforked = (Channel, Failure);
 
 /// Forks the command's process, which returns here with the channel (then
 /// execs); pid 1 closes its copy of the channel, so that the runner's wait
-/// for exec still ends at the command's exec, and supervises: it never
-/// returns. `mask`: the command's signal mask; `terminal`: stdin is the
+/// for exec still ends at the command's exec, and every other fd above
+/// stderr, and supervises: it never returns. `mask`: the command's signal mask; `terminal`: stdin is the
 /// container's pty.
 pub fn fork_command(channel: Channel, mask: &SigSet, terminal: bool) -> Result<Channel, Unforked> {
     let all = SigSet::all();
@@ -49,6 +49,9 @@ pub fn fork_command(channel: Channel, mask: &SigSet, terminal: bool) -> Result<C
         },
         Ok(Some(command)) => {
             drop(channel);
+            // It never execs: no fd of burrow's (its monitor's pipes, a
+            // preserved fd) stays open in it for the container's life.
+            let _ = fd::close_from(3);
             // The container reads /proc/1/cmdline: not burrow's command line.
             argv::set_title("burrow-init");
             // Also here, so that the group exists before the first signal

@@ -66,7 +66,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 /// More than the netpipe ever carries (names of at most 15 bytes).
@@ -78,11 +78,17 @@ const NETPIPE_MAX: u64 = 4096;
 pub fn run(
     spec: &Spec,
     extensions: &Extensions,
-    channel: Channel,
-    netpipe: OwnedFd,
+    (channel, netpipe): (Channel, OwnedFd),
     signal_mask: &SigSet,
     dies_with_parent: bool,
+    stdio: Option<BorrowedFd>,
 ) -> ! {
+    // A detached container's stdio, before anything can fail and report.
+    if let Some(output) = stdio {
+        if own_stdio(output).is_err() {
+            exit(status::FAILED);
+        }
+    }
     // Under Yama's ptrace_scope 1, only an ancestor may ptrace; the helper,
     // a sibling, holds this process with PTRACE_SEIZE while it moves it into
     // a cgroup. The exception ends with dumpability after CONFIGURE. Without
@@ -130,6 +136,14 @@ pub fn run(
     };
     let _ = channel.send(&Message::Failed(error));
     exit(status::FAILED)
+}
+
+/// stdin from /dev/null, stdout and stderr to `output`.
+fn own_stdio(output: BorrowedFd) -> nix::Result<()> {
+    let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDONLY, nix::sys::stat::Mode::empty())?;
+    nix::unistd::dup2_stdin(&null)?;
+    nix::unistd::dup2_stdout(output)?;
+    nix::unistd::dup2_stderr(output)
 }
 
 /// Makes the container's network namespace (the costliest one: clone3

@@ -4,7 +4,9 @@
 //! container's OCI spec and starts it.
 
 pub mod confinement;
+pub mod detach;
 pub mod docs;
+pub mod lifecycle;
 pub mod limits;
 pub mod net;
 pub mod resources;
@@ -57,6 +59,68 @@ pub enum Command {
     /// `podman unshare`: e.g. `burrow unshare tar -xpf image.tar -C DIR` unpacks an
     /// image owned by the ids its containers map
     Unshare(UnshareArgs),
+
+    /// List the containers `run -d` started (running ones; -a: all)
+    Ps {
+        /// Also the stopped ones
+        #[arg(short, long)]
+        all: bool,
+        /// table (default) or json
+        #[arg(long, value_name = "FORMAT", default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+
+    /// Print containers' state as JSON: the OCI state (id, status, pid, created,
+    /// annotations) and burrow's (name, rootfs, command, exit status)
+    Inspect {
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+
+    /// Stop a container: its stop signal (as --stop-signal chose it at run), then
+    /// SIGKILL after SECS
+    Stop {
+        /// Seconds before SIGKILL [default: the run's --stop-timeout]
+        #[arg(short = 't', long = "time", value_name = "SECS")]
+        time: Option<u64>,
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+
+    /// Send a signal to a container's pid 1
+    Kill {
+        /// A name (KILL, TERM, RTMIN+3) or a number
+        #[arg(short, long, value_name = "SIGNAL", default_value = "KILL", value_parser = session::signal_number)]
+        signal: i32,
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+
+    /// Remove stopped containers (their record and log); -f kills a running one first
+    Rm {
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+
+    /// Wait for a container to stop, then print its exit status
+    Wait {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+
+    /// Print a container's output (its log keeps the newest MiB)
+    Logs {
+        /// Go on printing until the container stops
+        #[arg(short, long)]
+        follow: bool,
+        /// Only the last N lines
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
 
     /// Print burrow's completion script for SHELL (install.sh installs the bash, zsh
     /// and fish ones); e.g. `source <(burrow completion bash)`
@@ -133,8 +197,23 @@ pub struct RunArgs {
     pub user: Option<(u32, u32)>,
 
     /// Accepted for podman's habit: a container leaves nothing behind when it ends anyway
+    /// (one started with -d keeps its record until `burrow rm`)
     #[arg(long)]
     pub rm: bool,
+
+    /// Run in the background: print the container's id once CMD has been exec'd, and
+    /// let a monitor (burrow in its own session) supervise it; see `burrow ps`, `stop`,
+    /// `logs`, `rm`
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+
+    /// With -d: the container's name, unique among yours [default: its id's first 12 digits]
+    #[arg(long, value_name = "NAME", requires = "detach")]
+    pub name: Option<String>,
+
+    /// With -d: write the container's pid 1 (in your pid namespace) to FILE
+    #[arg(long, value_name = "FILE", requires = "detach")]
+    pub pidfile: Option<PathBuf>,
 
     #[command(flatten)]
     pub maps: MapArgs,

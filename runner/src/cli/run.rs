@@ -36,7 +36,10 @@ pub fn run(args: &RunArgs, network: (NetMode, Vec<Interface>)) -> Result<i32> {
         .and_then(|p| p.args().clone())
         .unwrap_or_default();
     let foreground = args.session.foreground(&command, args.rootfs.as_deref());
-    parent::run(&spec, &caller, Lifetime::Foreground(foreground))
+    match args.detach {
+        true => crate::cli::detach::run(args, &spec, &caller, foreground),
+        false => parent::run(&spec, &caller, Lifetime::Foreground(foreground)),
+    }
 }
 
 /// The uid and gid maps: the given ones (`--uidmap`, `--gidmap`), or the

@@ -98,8 +98,22 @@ fn halt_signal(name: &str) -> i32 {
     }
 }
 
-/// A signal by name (with or without SIG), RTMIN+N, RTMAX-N, or number.
+/// A signal burrow may pass on and stop with: `signal_number`, but not
+/// SIGKILL or SIGSTOP, which nothing can catch (burrow sends SIGKILL itself
+/// after the stop timeout).
 pub fn parse_signal(text: &str) -> Result<i32, String> {
+    match signal_number(text)? {
+        libc::SIGKILL | libc::SIGSTOP => Err(format!(
+            "{text:?} cannot be caught: give a signal the container can handle (SIGKILL comes after the timeout)"
+        )),
+        number => Ok(number),
+    }
+}
+
+/// A signal by name (with or without SIG, any case), RTMIN+N, RTMAX-N, or
+/// number: 1 to 31 and the real-time ones (32 and 33 are the C library's
+/// own; 0 is no signal).
+pub fn signal_number(text: &str) -> Result<i32, String> {
     let bad = || format!("unknown signal {text:?} (a name such as TERM, RTMIN+3, or a number)");
     let name = text.trim_start_matches("SIG");
     let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
@@ -116,9 +130,7 @@ pub fn parse_signal(text: &str) -> Result<i32, String> {
             .map(|s| s as i32)
             .ok_or_else(bad)?
     };
-    // Signals 32 and 33 are the C library's own; 0 is no signal.
-    let catchable = (1..32).contains(&number) && number != libc::SIGKILL && number != libc::SIGSTOP;
-    if catchable || (min..=max).contains(&number) {
+    if (1..32).contains(&number) || (min..=max).contains(&number) {
         Ok(number)
     } else {
         Err(bad())
@@ -137,9 +149,12 @@ mod tests {
         assert_eq!(parse_signal("RTMIN+3"), Ok(libc::SIGRTMIN() + 3));
         assert_eq!(parse_signal("SIGRTMAX-1"), Ok(libc::SIGRTMAX() - 1));
         assert_eq!(parse_signal("15"), Ok(15));
-        for bad in ["KILL", "9", "0", "32", "RTMIN+99", "NOPE", "RTMIN+x", ""] {
+        for bad in ["KILL", "9", "STOP", "0", "32", "RTMIN+99", "NOPE", "RTMIN+x", ""] {
             assert!(parse_signal(bad).is_err(), "{bad}");
         }
+        assert_eq!(signal_number("KILL"), Ok(libc::SIGKILL));
+        assert_eq!(signal_number("9"), Ok(9));
+        assert!(signal_number("32").is_err() && signal_number("0").is_err());
     }
 
     #[test]

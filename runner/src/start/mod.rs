@@ -6,6 +6,8 @@ pub mod cgroup;
 pub mod helper_client;
 pub mod host;
 pub mod idmap;
+pub mod monitor;
+pub mod output;
 pub mod parent;
 pub mod pty;
 pub mod spawn;

@@ -43,6 +43,7 @@ use crate::spec::validate;
 use crate::start::cgroup::{self, Cgroup};
 use crate::start::helper_client;
 use crate::start::idmap::{self, Caller};
+use crate::start::output::Output;
 use crate::start::pty::{RawMode, Relay};
 use crate::start::spawn::{self, Child};
 use crate::start::supervise::{self, Ended, Signals, Supervision};
@@ -51,20 +52,43 @@ use burrow_shared::ids::IdKind;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::cell::RefCell;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 /// Who owns the container once it runs, chosen by the front end: what the
 /// start sequence does after exec, and whether the container dies with
-/// burrow. Only `Foreground` exists yet; a detached container's monitor and
-/// an OCI engine's subreaper (`create`, then `start`) are the lifetimes the
-/// lifecycle and OCI work add (DESIGN.md, "Lifetimes of a container").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lifetime {
+/// burrow. An OCI engine's subreaper (`create`, then `start`) is the
+/// lifetime the OCI work adds (DESIGN.md, "Lifetimes of a container").
+#[derive(Clone, Copy)]
+pub enum Lifetime<'a> {
     /// `burrow run`: burrow is the init's parent, supervises it, passes its
     /// status through and cleans up on every path; the init dies with it.
     Foreground(Foreground),
+    /// `burrow run -d`: burrow's monitor (a burrow in a session of its own,
+    /// cli/detach.rs) is the init's parent and supervises it as above.
+    Detached(Detached<'a>),
+}
+
+/// A detached container's ends, which its monitor holds.
+#[derive(Clone, Copy)]
+pub struct Detached<'a> {
+    pub settings: Foreground,
+    /// The container's stdout and stderr (its stdin is /dev/null): the
+    /// write end of the pipe `output` drains into its log.
+    pub stdio: BorrowedFd<'a>,
+    pub output: &'a RefCell<Output>,
+    /// Told pid 1's pid once it has exec'd, each time it starts.
+    pub started: &'a dyn Fn(libc::pid_t),
+}
+
+impl Lifetime<'_> {
+    fn settings(&self) -> Foreground {
+        match self {
+            Lifetime::Foreground(settings) | Lifetime::Detached(Detached { settings, .. }) => *settings,
+        }
+    }
 }
 
 /// How `burrow run` supervises its container (cli/session.rs fills it in).
@@ -87,11 +111,12 @@ pub struct Foreground {
     pub stop_timeout: Duration,
 }
 
-impl Lifetime {
-    /// Whether the init gets SIGKILL when burrow dies (PR_SET_PDEATHSIG).
+impl Lifetime<'_> {
+    /// Whether the init gets SIGKILL when burrow dies (PR_SET_PDEATHSIG):
+    /// a monitor killed takes its container with it.
     fn dies_with_burrow(self) -> bool {
         match self {
-            Lifetime::Foreground(_) => true,
+            Lifetime::Foreground(_) | Lifetime::Detached(_) => true,
         }
     }
 }
@@ -110,7 +135,7 @@ enum Next {
 /// field burrow cannot apply or a malformed annotation.
 pub fn run(spec: &Spec, caller: &Caller, lifetime: Lifetime) -> Result<i32> {
     let extensions = validate::validate(spec)?;
-    let Lifetime::Foreground(foreground) = lifetime;
+    let foreground = lifetime.settings();
     let signals = Signals::block().context(|| "blocking signals".to_owned())?;
     // Once for every start, so that a reboot does not flash the terminal;
     // restored when this returns, on every path (burrow catches every
@@ -166,7 +191,11 @@ fn run_with(
     (signals, raw): (&Signals, Option<&RawMode>),
     cgroup: &mut Option<Cgroup>,
 ) -> Result<Ended> {
-    let Lifetime::Foreground(foreground) = lifetime;
+    let foreground = lifetime.settings();
+    let detached = match lifetime {
+        Lifetime::Detached(detached) => Some(detached),
+        Lifetime::Foreground(_) => None,
+    };
     let (parent_end, child_end) = Channel::pair().context(|| "creating the sync socket".to_owned())?;
     let (netpipe_read, netpipe_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context(|| "creating the netpipe".to_owned())?;
@@ -180,10 +209,10 @@ fn run_with(
             child::run(
                 spec,
                 extensions,
-                child_end,
-                netpipe_read,
+                (child_end, netpipe_read),
                 &signals.original_mask,
                 dies_with_burrow,
+                detached.map(|d| d.stdio),
             )
         }
         Some(child) => child,
@@ -201,6 +230,9 @@ fn run_with(
     ) {
         Ok(relay) => {
             drop(parent_end);
+            if let Some(detached) = detached {
+                (detached.started)(child.pid);
+            }
             let mut how = Supervision {
                 stop_signal: foreground.stop_signal,
                 stop_timeout: foreground.stop_timeout,
@@ -208,6 +240,7 @@ fn run_with(
                 system: foreground.system,
                 relay,
                 raw,
+                output: detached.map(|d| d.output),
             };
             supervise::wait(&child, signals, &mut how).context(|| "supervising the container".to_owned())
         }

@@ -53,6 +53,7 @@
 //! it reads a terminal on its stdin even while burrow is a background job,
 //! and a shell in it has no job control of its own.
 
+use crate::start::output::Output;
 use crate::start::pty::{RawMode, Relay};
 use crate::start::spawn::{Child, send_signal};
 use crate::sys::process::{self, Exit};
@@ -121,6 +122,8 @@ pub struct Supervision<'a> {
     pub relay: Option<Relay>,
     /// The caller's terminal in raw mode, when it is.
     pub raw: Option<&'a RawMode>,
+    /// A detached container's output, drained into its log.
+    pub output: Option<&'a std::cell::RefCell<Output>>,
 }
 
 /// How the container's pid 1 ended, and so the container.
@@ -143,10 +146,15 @@ pub fn wait(child: &Child, signals: &Signals, how: &mut Supervision) -> io::Resu
                 PollTimeout::try_from(left.min(60_000) as i32).unwrap_or(PollTimeout::MAX)
             }
         };
+        let mut output = how.output.map(|o| o.borrow_mut());
         let mut fds = vec![
             PollFd::new(child.pidfd.as_fd(), PollFlags::POLLIN),
             PollFd::new(signals.fd.as_fd(), PollFlags::POLLIN),
         ];
+        let output_fd = output.as_ref().and_then(|o| o.poll_fd());
+        let output_ready = output_fd.is_some().then_some(fds.len());
+        fds.extend(output_fd);
+        let relay_from = fds.len();
         fds.extend(how.relay.as_ref().map(Relay::poll_fds).unwrap_or_default());
         match poll(&mut fds, timeout) {
             Err(Errno::EINTR) => continue,
@@ -155,13 +163,19 @@ pub fn wait(child: &Child, signals: &Signals, how: &mut Supervision) -> io::Resu
         }
         let ready: Vec<bool> = fds.iter().map(|fd| fd.any().unwrap_or(false)).collect();
         drop(fds);
+        if let (Some(output), Some(at)) = (output.as_mut(), output_ready) {
+            if ready[at] || ready[0] {
+                output.drain()?;
+            }
+        }
+        drop(output);
         if ready[1] {
             while let Some(info) = signals.fd.read_signal()? {
                 pass_on(child, &info, how, &mut kill_at)?;
             }
         }
         if let Some(relay) = how.relay.as_mut() {
-            relay.on_ready(&ready[2..])?;
+            relay.on_ready(&ready[relay_from..])?;
         }
         if ready[0] {
             if let Some(relay) = how.relay.as_mut() {

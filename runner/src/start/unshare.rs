@@ -62,6 +62,7 @@ pub fn run(command: &[String], caller: &Caller, uid_map: &[IdMapping], gid_map: 
         system: false,
         relay: None,
         raw: None,
+        output: None,
     };
     let ended = supervise::wait(&child, &signals, &mut how).context(|| "supervising the command".to_owned())?;
     Ok(ended.status)

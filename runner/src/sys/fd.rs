@@ -21,6 +21,17 @@ pub fn mark_cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every fd from `first` up (close_range), in a process that owns
+/// none of them any more: the container's init, a fork that never execs.
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range closes fd numbers; the caller holds no object
+    // that still owns one of them (it only waits for signals after this).
+    if unsafe { libc::close_range(first, libc::c_uint::MAX, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Makes `fd` inheritable across exec (clears FD_CLOEXEC, fcntl F_SETFD 0).
 pub fn clear_cloexec(fd: RawFd) -> io::Result<()> {
     // SAFETY: F_SETFD on an fd number; clearing FD_CLOEXEC only.

@@ -77,8 +77,9 @@ pub fn exit_now(status: i32) -> ! {
     unsafe { libc::_exit(status) }
 }
 
-/// fork: `Ok(None)` in the child, its pid in the parent. Called only by the
-/// container's init (child/init.rs), which is single-threaded, as a fork needs.
+/// fork: `Ok(None)` in the child, its pid in the parent. Called by the
+/// container's init (child/init.rs) and for a detached container's monitor
+/// (cli/detach.rs), both single-threaded, as a fork needs.
 pub fn fork() -> io::Result<Option<libc::pid_t>> {
     // SAFETY: the calling process has one thread, so the child's copy is
     // consistent; the child only makes system calls and execs or _exits.
