@@ -27,6 +27,7 @@ const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     killed_monitor_takes_its_container,
     pidfile_and_inspect_name_pid_1,
     log_keeps_the_newest_part,
+    restart_policies,
 ];
 
 fn main() -> ExitCode {
@@ -417,4 +418,64 @@ fn log_keeps_the_newest_part(f: &Fixture) -> Result<(), Failed> {
         "the newest line",
     )?;
     ensure_said(&user.run(&["rm", "chatty"]), "chatty\n", "rm")
+}
+
+/// `--restart on-failure:2`: a command that fails runs three times in all,
+/// and the record says 2 restarts and its last status; `--restart always`
+/// starts an ended command again until `burrow stop`, after which it stays
+/// stopped.
+fn restart_policies(f: &Fixture) -> Result<(), Failed> {
+    let user = User::new(f);
+    user.detach(
+        "flaky",
+        &["--restart", "on-failure:2", "--", "sh", "-c", "echo run; exit 4"],
+    )?;
+    let monitor = user.monitor("flaky")?;
+    ensure_said(&user.run(&["wait", "flaky"]), "4\n", "burrow wait")?;
+    user.reap_monitor(monitor)?;
+    ensure_said(&user.run(&["logs", "flaky"]), "run\nrun\nrun\n", "three runs")?;
+    let inspect = user.run(&["inspect", "flaky"]);
+    ensure!(
+        inspect.stdout.contains("\"restarts\": 2") && inspect.stdout.contains("\"restart\": \"on-failure:2\""),
+        "burrow inspect flaky: {inspect}"
+    );
+    user.detach(
+        "again",
+        &["--restart", "always", "--", "sh", "-c", "echo run; sleep 0.05"],
+    )?;
+    let monitor = user.monitor("again")?;
+    ensure!(
+        within(Duration::from_secs(20), || user
+            .run(&["logs", "again"])
+            .stdout
+            .lines()
+            .count()
+            >= 3),
+        "--restart always: {}",
+        user.run(&["logs", "again"])
+    );
+    ensure_said(&user.run(&["stop", "again"]), "again\n", "burrow stop")?;
+    user.reap_monitor(monitor)?;
+    let runs = user.run(&["logs", "again"]).stdout.lines().count();
+    thread::sleep(Duration::from_millis(300));
+    ensure_eq!(
+        user.run(&["logs", "again"]).stdout.lines().count(),
+        runs,
+        "runs after the stop"
+    );
+    let out = user.run(&[
+        "run",
+        "-d",
+        "--restart",
+        "sometimes",
+        "--rootfs",
+        text(&f.rootfs),
+        "--",
+        "true",
+    ]);
+    ensure!(
+        out.code() == 125 && out.stderr.contains("expected no, on-failure[:N] or always"),
+        "a bad policy: {out}"
+    );
+    ensure_said(&user.run(&["rm", "flaky", "again"]), "flaky\nagain\n", "rm")
 }

@@ -7,13 +7,13 @@
 //! start that fails is reported as the foreground one is (status 125 to
 //! 127), and its name and record are removed again.
 
-use crate::cli::RunArgs;
+use crate::cli::{Restart, RunArgs};
 use crate::error::{Error, Result};
 use crate::start::idmap::Caller;
 use crate::start::monitor;
 use crate::start::output::Output;
 use crate::start::parent::{self, Detached, Foreground, Lifetime};
-use crate::state::record::{Process, Record, Status, now};
+use crate::state::record::{Process, Record, STOPPING, Status, now};
 use crate::state::{self, Root};
 use nix::fcntl::OFlag;
 use oci_spec::runtime::Spec;
@@ -23,6 +23,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// What the monitor tells the command that started it, one line: `ok`, or
 /// `failed STATUS MESSAGE`.
@@ -61,10 +62,12 @@ pub fn run(args: &RunArgs, spec: &Spec, caller: &Caller, settings: Foreground) -
         stop_timeout: settings.stop_timeout.as_secs(),
         exit_status: None,
         finished: None,
+        restart: restart_text(args.restart),
+        restarts: 0,
     };
     let started = record
         .write(&dir)
-        .and_then(|()| start_monitor(spec, caller, settings, &dir, record));
+        .and_then(|()| start_monitor(spec, caller, (settings, args.restart), &dir, record));
     match started {
         Ok(0) => {
             if let Some(pidfile) = &args.pidfile {
@@ -84,7 +87,13 @@ pub fn run(args: &RunArgs, spec: &Spec, caller: &Caller, settings: Foreground) -
 
 /// Forks the monitor and waits for its word: 0 once the container runs, or
 /// the status of a start that failed (its message printed here).
-fn start_monitor(spec: &Spec, caller: &Caller, settings: Foreground, dir: &Path, record: Record) -> Result<i32> {
+fn start_monitor(
+    spec: &Spec,
+    caller: &Caller,
+    settings: (Foreground, Restart),
+    dir: &Path,
+    record: Record,
+) -> Result<i32> {
     // Read too: the monitor keeps its newest part under the cap (output.rs).
     let log = OpenOptions::new()
         .create(true)
@@ -129,13 +138,25 @@ fn start_monitor(spec: &Spec, caller: &Caller, settings: Foreground, dir: &Path,
     }
 }
 
+fn restart_text(restart: Restart) -> String {
+    match restart {
+        Restart::No => "no".to_owned(),
+        Restart::Always => "always".to_owned(),
+        Restart::OnFailure(None) => "on-failure".to_owned(),
+        Restart::OnFailure(Some(most)) => format!("on-failure:{most}"),
+    }
+}
+
+/// The longest wait before a restart.
+const MOST_BACK_OFF: Duration = Duration::from_secs(10);
+
 /// The monitor, once forked (start/monitor.rs): starts the container, says
-/// so (or why not) on `word`, supervises it, records its end. Returns the
-/// monitor's own exit status.
+/// so (or why not) on `word`, supervises it, starts it again as `restart`
+/// says, records its end. Returns the monitor's own exit status.
 fn supervise(
     spec: &Spec,
     caller: &Caller,
-    settings: Foreground,
+    (settings, restart): (Foreground, Restart),
     (dir, record): (&Path, Record),
     (log, word): (File, File),
 ) -> i32 {
@@ -167,16 +188,30 @@ fn supervise(
         output: &output,
         started: &started,
     };
-    let result = parent::run(spec, caller, Lifetime::Detached(detached));
-    if let Some(mut word) = word.borrow_mut().take() {
-        // The container never ran: the command that started it says why.
-        let (status, message) = match &result {
-            Ok(status) => (*status, "the container ended before it started".to_owned()),
-            Err(e) => (e.exit_status(), format!("{e:#}")),
-        };
-        let _ = writeln!(word, "failed {status} {}", message.replace('\n', " "));
-        return status;
-    }
+    let mut back_off = Duration::from_millis(100);
+    let result = loop {
+        let result = parent::run(spec, caller, Lifetime::Detached(detached));
+        if let Some(mut word) = word.borrow_mut().take() {
+            // The container never ran: the command that started it says why.
+            let (status, message) = match &result {
+                Ok(status) => (*status, "the container ended before it started".to_owned()),
+                Err(e) => (e.exit_status(), format!("{e:#}")),
+            };
+            let _ = writeln!(word, "failed {status} {}", message.replace('\n', " "));
+            return status;
+        }
+        let restarts = record.borrow().restarts;
+        match result {
+            Ok(status) if restart.again(status, restarts) && !stop_asked(dir, back_off) => {
+                log::info!("the container ended with status {status}: starting it again (--restart)");
+                let mut record = record.borrow_mut();
+                record.restarts += 1;
+                record.exit_status = Some(status);
+                back_off = (back_off * 2).min(MOST_BACK_OFF);
+            }
+            result => break result,
+        }
+    };
     let mut record = record.borrow_mut();
     record.status = Status::Stopped;
     record.finished = Some(now());
@@ -190,6 +225,21 @@ fn supervise(
             log::error!("{e:#}");
             crate::status::FAILED
         }
+    }
+}
+
+/// Waits `back_off`, looking for a request to stop (`STOPPING`) meanwhile;
+/// whether one came.
+fn stop_asked(dir: &Path, back_off: Duration) -> bool {
+    let end = Instant::now() + back_off;
+    loop {
+        if dir.join(STOPPING).exists() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -7,12 +7,16 @@
 
 use crate::error::{Error, Result};
 use crate::start::spawn;
-use crate::state::record::{Record, Status, now};
+use crate::state::record::{Record, STOPPING, Status, now};
 use crate::state::{self, Root};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// Long enough for a monitor between two starts (--restart's longest
+/// back-off) to notice a stop and record it.
+const MOST_RESTART_WAIT: Duration = Duration::from_secs(15);
 
 /// How often the commands that wait look again.
 const POLL: Duration = Duration::from_millis(20);
@@ -92,7 +96,8 @@ fn inspected(record: &Record) -> serde_json::Value {
         "command": record.command,
         "exitStatus": record.exit_status,
         "finished": record.finished,
-        "restarts": 0,
+        "restart": record.restart,
+        "restarts": record.restarts,
     })
 }
 
@@ -105,6 +110,12 @@ pub fn inspect(names: &[String]) -> Result<i32> {
     }
     println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
     Ok(0)
+}
+
+/// Tells the monitor not to start the container again (`--restart`).
+fn ask_to_stay_stopped(dir: &std::path::Path) -> Result<()> {
+    let path = dir.join(STOPPING);
+    fs::write(&path, "").map_err(|e| Error::os(format!("writing {}", path.display()), e))
 }
 
 /// Sends `signal` to the container's pid 1, if it still runs; whether it did.
@@ -144,13 +155,14 @@ pub fn stop(name: &str, timeout: Option<u64>) -> Result<i32> {
     let root = Root::open()?;
     let (dir, record) = find(&root, name)?;
     let timeout = Duration::from_secs(timeout.unwrap_or(record.stop_timeout));
+    ask_to_stay_stopped(&dir)?;
     if signal_init(&record, record.stop_signal)? && !stopped_within(&dir, timeout)? {
         signal_init(&Record::read(&dir)?, libc::SIGKILL)?;
-        if !stopped_within(&dir, Duration::from_secs(10))? {
-            return Err(Error::WrongState {
-                what: format!("container {} did not stop, even after SIGKILL", record.name),
-            });
-        }
+    }
+    if !stopped_within(&dir, MOST_RESTART_WAIT)? {
+        return Err(Error::WrongState {
+            what: format!("container {} did not stop, even after SIGKILL", record.name),
+        });
     }
     println!("{}", record.name);
     Ok(0)
@@ -159,7 +171,10 @@ pub fn stop(name: &str, timeout: Option<u64>) -> Result<i32> {
 /// `burrow kill [-s SIG] NAME`.
 pub fn kill(name: &str, signal: i32) -> Result<i32> {
     let root = Root::open()?;
-    let (_, record) = find(&root, name)?;
+    let (dir, record) = find(&root, name)?;
+    if record.current_status() == Status::Running {
+        ask_to_stay_stopped(&dir)?;
+    }
     if !signal_init(&record, signal)? {
         return Err(Error::WrongState {
             what: format!("container {} is not running", record.name),
@@ -180,8 +195,9 @@ pub fn rm(names: &[String], force: bool) -> Result<i32> {
                     what: format!("container {} is running: stop it first, or use rm -f", record.name),
                 });
             }
+            ask_to_stay_stopped(&dir)?;
             signal_init(&record, libc::SIGKILL)?;
-            if !stopped_within(&dir, Duration::from_secs(10))? {
+            if !stopped_within(&dir, MOST_RESTART_WAIT)? {
                 return Err(Error::WrongState {
                     what: format!("container {} did not stop after SIGKILL", record.name),
                 });

@@ -211,6 +211,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", requires = "detach")]
     pub name: Option<String>,
 
+    /// With -d: start it again when it ends: no, on-failure[:N] (a status other than 0,
+    /// at most N times), always; waiting 0.1 s, then twice as long each time, up to 10 s;
+    /// never after `burrow stop`, `kill` or `rm -f`
+    #[arg(long, value_name = "POLICY", default_value = "no", value_parser = Restart::parse, requires = "detach")]
+    pub restart: Restart,
+
     /// With -d: write the container's pid 1 (in your pid namespace) to FILE
     #[arg(long, value_name = "FILE", requires = "detach")]
     pub pidfile: Option<PathBuf>,
@@ -393,6 +399,40 @@ fn container_path(text: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
+/// `--restart`: when a detached container's monitor starts it again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Restart {
+    #[default]
+    No,
+    /// After a status other than 0; at most N times if given.
+    OnFailure(Option<u32>),
+    Always,
+}
+
+impl Restart {
+    pub fn parse(text: &str) -> Result<Restart, String> {
+        match text.split_once(':') {
+            None if text == "no" => Ok(Restart::No),
+            None if text == "always" => Ok(Restart::Always),
+            None if text == "on-failure" => Ok(Restart::OnFailure(None)),
+            Some(("on-failure", n)) => n
+                .parse()
+                .map(|n| Restart::OnFailure(Some(n)))
+                .map_err(|_| format!("{n:?} is not a count (on-failure:N)")),
+            _ => Err("expected no, on-failure[:N] or always".to_owned()),
+        }
+    }
+
+    /// Whether to start it again after it ended with `status`, `done` times so far.
+    pub fn again(self, status: i32, done: u32) -> bool {
+        match self {
+            Restart::No => false,
+            Restart::Always => true,
+            Restart::OnFailure(most) => status != 0 && most.is_none_or(|most| done < most),
+        }
+    }
+}
+
 /// `--tmpfs DST[:OPTIONS]`: the destination and the mount options, burrow's
 /// defaults (nosuid, nodev, mode=1777) where OPTIONS do not say otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -476,6 +516,18 @@ fn id_mapping(text: &str) -> Result<IdMapping, String> {
 mod tests {
     use super::*;
     use clap::error::ErrorKind;
+
+    #[test]
+    fn restart_policies() {
+        assert_eq!(Restart::parse("no"), Ok(Restart::No));
+        assert_eq!(Restart::parse("always"), Ok(Restart::Always));
+        assert_eq!(Restart::parse("on-failure"), Ok(Restart::OnFailure(None)));
+        assert_eq!(Restart::parse("on-failure:3"), Ok(Restart::OnFailure(Some(3))));
+        assert!(Restart::parse("on-failure:x").is_err() && Restart::parse("sometimes").is_err());
+        assert!(!Restart::No.again(1, 0) && Restart::Always.again(0, 99));
+        let twice = Restart::OnFailure(Some(2));
+        assert!(twice.again(1, 0) && twice.again(1, 1) && !twice.again(1, 2) && !twice.again(0, 0));
+    }
 
     #[test]
     fn bind_specs() {

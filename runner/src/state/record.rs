@@ -88,7 +88,18 @@ pub struct Record {
     /// burrow's status for the end of pid 1 (128+N for signal N), once known.
     pub exit_status: Option<i32>,
     pub finished: Option<u64>,
+    /// `--restart`'s policy, as given (`no`, `on-failure[:N]`, `always`).
+    #[serde(default)]
+    pub restart: String,
+    /// How often the monitor has started it again.
+    #[serde(default)]
+    pub restarts: u32,
 }
+
+/// The file whose presence tells the monitor not to start the container
+/// again: `stop`, `kill` and `rm -f` make it. A file of its own, so that the
+/// monitor's next write of the record cannot lose it.
+pub const STOPPING: &str = "stopping";
 
 impl Record {
     pub fn read(dir: &Path) -> Result<Record> {
