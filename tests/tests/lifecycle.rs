@@ -439,20 +439,20 @@ fn restart_policies(f: &Fixture) -> Result<(), Failed> {
         inspect.stdout.contains("\"restarts\": 2") && inspect.stdout.contains("\"restart\": \"on-failure:2\""),
         "burrow inspect flaky: {inspect}"
     );
-    user.detach(
-        "again",
-        &["--restart", "always", "--", "sh", "-c", "echo run; sleep 0.05"],
-    )?;
+    // Each run prints its blocked signals: none, the first time as later.
+    let script = "grep SigBlk /proc/self/status; sleep 0.05";
+    user.detach("again", &["--restart", "always", "--", "sh", "-c", script])?;
     let monitor = user.monitor("again")?;
+    let runs_seen = || user.run(&["logs", "again"]).stdout.lines().count();
     ensure!(
-        within(Duration::from_secs(20), || user
-            .run(&["logs", "again"])
-            .stdout
-            .lines()
-            .count()
-            >= 3),
+        within(Duration::from_secs(20), || runs_seen() >= 3),
         "--restart always: {}",
         user.run(&["logs", "again"])
+    );
+    let logs = user.run(&["logs", "again"]).stdout;
+    ensure!(
+        logs.lines().all(|l| l == "SigBlk:\t0000000000000000"),
+        "the runs' blocked signals:\n{logs}"
     );
     ensure_said(&user.run(&["stop", "again"]), "again\n", "burrow stop")?;
     user.reap_monitor(monitor)?;

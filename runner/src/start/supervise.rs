@@ -97,12 +97,20 @@ pub struct Signals {
     pub original_mask: SigSet,
 }
 
+/// The mask burrow started with, from the first `Signals::block`: the
+/// signals stay blocked from then on (a signal that comes between two starts
+/// of a restarted container waits for the next one's signalfd), so a later
+/// call would find them blocked already and must not take that for the
+/// mask the container's command should get.
+static ORIGINAL_MASK: std::sync::OnceLock<SigSet> = std::sync::OnceLock::new();
+
 impl Signals {
     pub fn block() -> io::Result<Signals> {
         let mut set = SigSet::all();
         NOT_CAUGHT.iter().for_each(|s| set.remove(*s));
-        let mut original_mask = SigSet::empty();
-        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut original_mask))?;
+        let mut before = SigSet::empty();
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut before))?;
+        let original_mask = *ORIGINAL_MASK.get_or_init(|| before);
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
         Ok(Signals { fd, original_mask })
     }
