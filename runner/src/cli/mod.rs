@@ -266,14 +266,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub session: SessionArgs,
 
-    /// The command and its arguments
-    #[arg(
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "CMD"
-    )]
-    pub command: Vec<OsString>,
+    #[command(flatten)]
+    pub command: CommandArgs,
 }
 
 /// `--uidmap` and `--gidmap`, of `burrow run` and `burrow unshare`.
@@ -293,6 +287,13 @@ pub struct UnshareArgs {
     #[command(flatten)]
     pub maps: MapArgs,
 
+    #[command(flatten)]
+    pub command: CommandArgs,
+}
+
+/// CMD and its arguments, of `burrow run` and `burrow unshare`.
+#[derive(Args, Debug)]
+pub struct CommandArgs {
     /// The command and its arguments
     #[arg(
         required = true,
@@ -303,26 +304,39 @@ pub struct UnshareArgs {
     pub command: Vec<OsString>,
 }
 
-impl RunArgs {
-    /// clap's trailing CMD also swallows an unknown option in its place, and
-    /// no command starts with '-': report it as the option it is.
-    pub fn check_command(&self) -> Result<(), String> {
-        match self.command.first().and_then(|c| c.to_str()) {
-            Some(word) if word.starts_with('-') => Err(unknown_option(word)),
-            _ => Ok(()),
+impl CommandArgs {
+    /// The words of CMD, of the subcommand `subcommand`. clap's trailing CMD
+    /// also swallows an unknown option in its place, and no command starts
+    /// with '-': that is reported as the option it is.
+    pub fn words(&self, subcommand: &str) -> Result<Vec<String>, String> {
+        if let Some(word) = self
+            .command
+            .first()
+            .and_then(|c| c.to_str())
+            .filter(|w| w.starts_with('-'))
+        {
+            return Err(unknown_option(subcommand, word));
         }
+        self.command
+            .iter()
+            .map(|arg| {
+                arg.to_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("command argument {arg:?} is not valid UTF-8"))
+            })
+            .collect()
     }
 }
 
-/// The error for an unknown option, with the nearest of `burrow run`'s long
+/// The error for an unknown option, with the nearest of `subcommand`'s long
 /// options when one is near (a typo), as clap suggests them elsewhere.
-fn unknown_option(word: &str) -> String {
+fn unknown_option(subcommand: &str, word: &str) -> String {
     use clap::CommandFactory;
     let name = word.split_once('=').map_or(word, |(name, _)| name);
     let typed = name.trim_start_matches('-');
     let cli = Cli::command();
     let longs: Vec<String> = cli
-        .find_subcommand("run")
+        .find_subcommand(subcommand)
         .into_iter()
         .flat_map(|run| run.get_arguments())
         .flat_map(|arg| arg.get_long_and_visible_aliases().unwrap_or_default())
@@ -560,14 +574,14 @@ mod tests {
         let Command::Run(run) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(run.command, ["sh", "-c", "x"]);
+        assert_eq!(run.command.command, ["sh", "-c", "x"]);
         assert_eq!(run.env, ["A=1"]);
         // Options after CMD belong to CMD.
         let cli = Cli::try_parse_from(["burrow", "run", "ls", "--rootfs", "x"]).unwrap();
         let Command::Run(run) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(run.command, ["ls", "--rootfs", "x"]);
+        assert_eq!(run.command.command, ["ls", "--rootfs", "x"]);
         assert!(run.rootfs.is_none());
         let first_line = |error: clap::Error| (error.kind(), error.to_string().lines().next().map(str::to_owned));
         assert_eq!(
@@ -582,12 +596,12 @@ mod tests {
         let Command::Run(run) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(run.check_command().unwrap_err(), "unknown option --bogus");
+        assert_eq!(run.command.words("run").unwrap_err(), "unknown option --bogus");
         let typo = |word: &str| {
             let Command::Run(run) = Cli::try_parse_from(["burrow", "run", word, "sh"]).unwrap().command else {
                 panic!("not run")
             };
-            run.check_command().unwrap_err()
+            run.command.words("run").unwrap_err()
         };
         assert_eq!(typo("--hostnme"), "unknown option --hostnme (did you mean --hostname?)");
         assert_eq!(
@@ -597,6 +611,16 @@ mod tests {
         assert_eq!(
             typo("--read-onyl"),
             "unknown option --read-onyl (did you mean --read-only?)"
+        );
+        let Command::Unshare(unshare) = Cli::try_parse_from(["burrow", "unshare", "--uidmpa", "0:1:1", "sh"])
+            .unwrap()
+            .command
+        else {
+            panic!("not unshare")
+        };
+        assert_eq!(
+            unshare.command.words("unshare").unwrap_err(),
+            "unknown option --uidmpa (did you mean --uidmap?)"
         );
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);

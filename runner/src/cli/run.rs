@@ -111,16 +111,7 @@ pub fn to_spec(
     network: &(NetMode, Vec<Interface>),
 ) -> Result<Spec> {
     check_hostname(&args.hostname)?;
-    args.check_command().map_err(Error::Usage)?;
-    let command = args
-        .command
-        .iter()
-        .map(|arg| {
-            arg.to_str()
-                .map(str::to_owned)
-                .ok_or_else(|| Error::usage(format!("command argument {arg:?} is not valid UTF-8")))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let command = args.command.words("run").map_err(Error::Usage)?;
     let root_path = match &args.rootfs {
         Some(dir) => Some(rootfs_dir(dir)?),
         None => None,

@@ -10,15 +10,7 @@ use crate::start::idmap::{self, Caller};
 use crate::start::unshare;
 
 pub fn run(args: &UnshareArgs) -> Result<i32> {
-    let command: Vec<String> = args
-        .command
-        .iter()
-        .map(|word| word.to_str().map(str::to_owned))
-        .collect::<Option<_>>()
-        .ok_or_else(|| Error::usage("CMD is not UTF-8"))?;
-    if let Some(word) = command.first().filter(|w| w.starts_with('-')) {
-        return Err(Error::usage(format!("unknown option {word}")));
-    }
+    let command = args.command.words("unshare").map_err(Error::Usage)?;
     let caller = Caller::current();
     let ([uid_map, gid_map], without_subids) = id_maps(&caller, &args.maps)?;
     if !without_subids.is_empty() {
