@@ -188,6 +188,27 @@ fn os(step: Step, detail: &str) -> impl FnOnce(nix::Error) -> Failure {
     move |e| Failure::os(step, detail, &io::Error::from(e))
 }
 
+/// Root of the new user namespace: uid and gid 0 (from the maps the helper
+/// wrote), no supplementary groups where the gid map allows setgroups.
+pub fn become_root(setgroups_allowed: bool) -> Result<(), Failure> {
+    let (root_uid, root_gid) = (Uid::from_raw(0), Gid::from_raw(0));
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(os(Step::Identity, "setresuid(0)"))?;
+    if setgroups_allowed {
+        nix::unistd::setgroups(&[]).map_err(os(Step::Identity, "setgroups([])"))?;
+    }
+    Ok(())
+}
+
+/// The signal state the command starts with: the mask burrow started with,
+/// and SIGPIPE's default action (Rust ignores SIGPIPE in its own processes;
+/// the command must not inherit that).
+pub fn restore_signals(signal_mask: &SigSet) -> Result<(), Failure> {
+    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Signals, "resetting SIGPIPE"))?;
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
+        .map_err(os(Step::Signals, "restoring the signal mask"))
+}
+
 /// The veth peers' names, one a line, as the parent wrote them into the
 /// netpipe before closing it (after lxc's netpipe).
 fn read_netpipe(netpipe: OwnedFd) -> Result<Vec<String>, Failure> {
@@ -236,13 +257,7 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
     // Before exec, so that nothing the image runs can signal burrow's
     // process group (kill(0)) or reach the caller's terminal.
     nix::unistd::setsid().map_err(os(Step::Session, "setsid"))?;
-    let root_gid = Gid::from_raw(0);
-    let root_uid = Uid::from_raw(0);
-    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
-    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(os(Step::Identity, "setresuid(0)"))?;
-    if setgroups_allowed {
-        nix::unistd::setgroups(&[]).map_err(os(Step::Identity, "setgroups([])"))?;
-    }
+    become_root(setgroups_allowed)?;
 
     if dies_with_parent {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(os(Step::ParentDeath, "PR_SET_PDEATHSIG"))?;
@@ -296,10 +311,7 @@ fn configure(spec: &Spec, extensions: &Extensions, setup: Setup) -> Result<exec:
     }
 
     fds::prepare_for_exec(extensions.preserve_fds)?;
-    // Rust ignores SIGPIPE in its own processes; the command must not inherit that.
-    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Signals, "resetting SIGPIPE"))?;
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
-        .map_err(os(Step::Signals, "restoring the signal mask"))?;
+    restore_signals(signal_mask)?;
 
     let process = spec.process().as_ref();
     let args = process.and_then(|p| p.args().clone()).unwrap_or_default();

@@ -4,17 +4,12 @@
 //! are. Nothing is confined: the namespace holds only the caller's own and
 //! subordinate ids, so its root can do no more on the host than they can.
 
-use crate::child::exec;
+use crate::child::{self, exec};
 use crate::status;
 use crate::sync::{Channel, Failure, Message, Step};
-use crate::sys::{process, signal};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::unistd::{Gid, Uid};
+use crate::sys::process;
+use nix::sys::signal::{SigSet, Signal};
 use std::io;
-
-fn os(step: Step, what: &'static str) -> impl FnOnce(nix::Error) -> Failure {
-    move |e| Failure::os(step, what, &io::Error::from(e))
-}
 
 /// Never returns: execs `command`, or reports why not on `channel` and exits.
 pub fn run(command: &[String], channel: Channel, signal_mask: &SigSet) -> ! {
@@ -34,20 +29,14 @@ pub fn run(command: &[String], channel: Channel, signal_mask: &SigSet) -> ! {
 }
 
 fn become_root(channel: &Channel, signal_mask: &SigSet) -> Result<(), Failure> {
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(os(Step::ParentDeath, "PR_SET_PDEATHSIG"))?;
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(|e| Failure::os(Step::ParentDeath, "PR_SET_PDEATHSIG", &io::Error::from(e)))?;
     let Ok((setgroups_allowed, _)) = channel.wait_configure() else {
         // The parent is gone or confused: it reports its own error.
         process::exit_now(status::FAILED)
     };
-    let (root_uid, root_gid) = (Uid::from_raw(0), Gid::from_raw(0));
-    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(os(Step::Identity, "setresgid(0)"))?;
-    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(os(Step::Identity, "setresuid(0)"))?;
-    if setgroups_allowed {
-        nix::unistd::setgroups(&[]).map_err(os(Step::Identity, "setgroups([])"))?;
-    }
-    signal::set_default(Signal::SIGPIPE).map_err(os(Step::Signals, "resetting SIGPIPE"))?;
-    sigprocmask(SigmaskHow::SIG_SETMASK, Some(signal_mask), None)
-        .map_err(os(Step::Signals, "restoring the signal mask"))
+    child::become_root(setgroups_allowed)?;
+    child::restore_signals(signal_mask)
 }
 
 /// burrow's own environment, as the command gets it (a variable that is

@@ -281,12 +281,7 @@ fn start(
     netpipe: OwnedFd,
     (cgroup_made, placed): (&mut Option<Cgroup>, bool),
 ) -> Result<Option<Relay>> {
-    let proc_dir = nix::fcntl::open(
-        format!("/proc/{}", child.pid).as_str(),
-        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .context(|| format!("opening /proc/{}", child.pid))?;
+    let proc_dir = child.proc_dir().context(|| format!("opening /proc/{}", child.pid))?;
     let uid_map = spec::id_map(spec, IdKind::Uid);
     let gid_map = spec::id_map(spec, IdKind::Gid);
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());

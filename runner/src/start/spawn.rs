@@ -4,6 +4,8 @@
 //! The system calls are in sys/process.rs.
 
 use crate::sys::process;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -18,6 +20,19 @@ pub struct Child {
 /// child and `Ok(Some(child))` in the parent.
 pub fn clone_child(flags: u64, cgroup: Option<BorrowedFd>) -> io::Result<Option<Child>> {
     Ok(process::clone3(flags, cgroup)?.map(|(pid, pidfd)| Child { pid, pidfd }))
+}
+
+impl Child {
+    /// The child's /proc/PID directory: it cannot be reaped (we are its
+    /// parent and have not waited), so the fd names it for sure.
+    pub fn proc_dir(&self) -> io::Result<OwnedFd> {
+        let flags = OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+        Ok(nix::fcntl::open(
+            format!("/proc/{}", self.pid).as_str(),
+            flags,
+            Mode::empty(),
+        )?)
+    }
 }
 
 /// Sends `signal` to the process behind `pidfd`; a process that is already

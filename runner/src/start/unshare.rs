@@ -13,8 +13,6 @@ use crate::start::spawn;
 use crate::start::supervise::{self, Signals, Supervision};
 use crate::sync::{Channel, Message};
 use burrow_shared::ids::IdMapping;
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
@@ -33,12 +31,7 @@ pub fn run(command: &[String], caller: &Caller, uid_map: &[IdMapping], gid_map: 
     };
     drop(child_end);
     let started = (|| {
-        let proc_dir = nix::fcntl::open(
-            format!("/proc/{}", child.pid).as_str(),
-            OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .context(|| format!("opening /proc/{}", child.pid))?;
+        let proc_dir = child.proc_dir().context(|| format!("opening /proc/{}", child.pid))?;
         let setgroups_allowed = idmap::start_maps(proc_dir.as_fd(), caller, uid_map, gid_map)
             .and_then(|maps| maps.finish(proc_dir.as_fd()))?;
         parent_end
