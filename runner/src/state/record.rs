@@ -43,28 +43,22 @@ pub struct Process {
 impl Process {
     /// The live process `pid` as it is now; `None` if it is gone.
     pub fn of(pid: i32) -> Option<Process> {
-        start_time(pid).map(|start_time| Process { pid, start_time })
+        state_and_start(pid).map(|(_, start_time)| Process { pid, start_time })
     }
 
     /// Whether this very process still runs (a zombie counts as ended).
     pub fn is_alive(&self) -> bool {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest)
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        fields.first().is_some_and(|state| *state != "Z") && start_time(self.pid) == Some(self.start_time)
+        state_and_start(self.pid).is_some_and(|(state, start)| state != "Z" && start == self.start_time)
     }
 }
 
-/// Field 22 of /proc/PID/stat (after the command name, which may hold
-/// spaces and parentheses: read after the last ')').
-fn start_time(pid: i32) -> Option<u64> {
+/// Fields 3 (the state letter) and 22 (the start time) of /proc/PID/stat,
+/// read after the command name, which may hold spaces and parentheses.
+fn state_and_start(pid: i32) -> Option<(String, u64)> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some((fields.first()?.to_string(), fields.get(19)?.parse().ok()?))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
