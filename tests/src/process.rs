@@ -537,6 +537,26 @@ pub fn lead_session_on(cmd: &mut Command, slave: OwnedFd) {
     }
 }
 
+/// Whether `check` holds within `limit`, looking every 10 ms.
+pub fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if check() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// The processes whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|&child| proc_stat(child).is_ok_and(|stat| stat.ppid == pid))
+        .collect()
+}
+
 /// Sends `signal` to `pid` through a pidfd, once its real uid is checked
 /// to be `uid` (a process a scenario started as its test user, deeper
 /// than its own child): a recycled pid is never signalled.

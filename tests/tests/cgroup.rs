@@ -2082,26 +2082,12 @@ fn systemctl(f: &Fixture, burrow: u32, args: &[&str]) -> Result<Output, Failed> 
 /// The container's pid 1: burrow's one child.
 fn container_init(burrow: u32) -> Result<u32, Failed> {
     let mut children = Vec::new();
-    let found = within(Duration::from_secs(20), || {
-        children = process::all_pids()
-            .into_iter()
-            .filter(|&pid| process::proc_stat(pid).is_ok_and(|stat| stat.ppid == burrow))
-            .collect();
+    let found = process::within(Duration::from_secs(20), || {
+        children = process::children_of(burrow);
         children.len() == 1
     });
     ensure!(found, "burrow {burrow} has children {children:?}, expected one");
     Ok(children[0])
-}
-
-fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// Boots `cmd` (a `burrow run -t ... /sbin/init`), waits for the getty and
@@ -2124,7 +2110,7 @@ fn boot_to_running(f: &Fixture, cmd: &mut Command, console: &mut String) -> Resu
 fn ensure_nothing_left(f: &Fixture) -> Result<(), Failed> {
     let uid = f.user.uid;
     ensure!(
-        within(Duration::from_secs(10), || process::processes_of(uid, "").is_empty()),
+        process::within(Duration::from_secs(10), || process::processes_of(uid, "").is_empty()),
         "processes of the test user left: {:?}",
         process::processes_of(uid, "")
     );

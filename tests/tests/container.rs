@@ -23,8 +23,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
     container_runs_as_root_inside,
@@ -727,16 +726,9 @@ fn container_forwards_signals(f: &Fixture) -> Result<(), Failed> {
 /// Long enough for any start here; a scenario that waits longer fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 
-/// Whether `check` holds within DEADLINE, looking every 10 ms.
-fn within_deadline(mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + DEADLINE;
-    while Instant::now() < end {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    false
+/// Whether `check` holds within DEADLINE.
+fn within_deadline(check: impl FnMut() -> bool) -> bool {
+    process::within(DEADLINE, check)
 }
 
 /// The state letter of `pid` in /proc/PID/stat ('?' when it is gone).
@@ -751,10 +743,7 @@ fn exits_within_deadline(pid: u32) -> bool {
 
 /// The container's pid 1: burrow's one child once the container runs.
 fn container_init(burrow: u32) -> Result<u32, Failed> {
-    let children: Vec<u32> = process::all_pids()
-        .into_iter()
-        .filter(|&pid| process::proc_stat(pid).is_ok_and(|stat| stat.ppid == burrow))
-        .collect();
+    let children = process::children_of(burrow);
     match children[..] {
         [init] => Ok(init),
         _ => Err(format!("burrow {burrow} has children {children:?}, expected one").into()),

@@ -130,17 +130,6 @@ fn ensure_refused(out: &Output, line: &str, what: &str) -> Result<(), Failed> {
     Ok(())
 }
 
-fn within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 const HANDLES_TERM: &str = "echo hello; trap 'echo bye; exit 3' TERM; while :; do sleep 0.1; done";
 
 /// The whole life: run -d prints the id; ps lists it running; logs has its
@@ -161,7 +150,7 @@ fn detached_run_ps_logs_stop_wait_rm(f: &Fixture) -> Result<(), Failed> {
         "burrow ps: {ps}"
     );
     ensure!(
-        within(Duration::from_secs(10), || user.run(&["logs", "web"]).stdout
+        process::within(Duration::from_secs(10), || user.run(&["logs", "web"]).stdout
             == "hello\n"),
         "burrow logs web: {}",
         user.run(&["logs", "web"])
@@ -359,7 +348,7 @@ fn killed_monitor_takes_its_container(f: &Fixture) -> Result<(), Failed> {
     process::signal_process_of(monitor, f.user.uid, libc::SIGKILL).map_err(|e| format!("killing the monitor: {e}"))?;
     user.reap_monitor(monitor)?;
     ensure!(
-        within(Duration::from_secs(10), || process::proc_stat(init)
+        process::within(Duration::from_secs(10), || process::proc_stat(init)
             .is_ok_and(|s| s.state == 'Z')),
         "the container's pid 1 {init} outlived its monitor"
     );
@@ -445,7 +434,7 @@ fn restart_policies(f: &Fixture) -> Result<(), Failed> {
     let monitor = user.monitor("again")?;
     let runs_seen = || user.run(&["logs", "again"]).stdout.lines().count();
     ensure!(
-        within(Duration::from_secs(20), || runs_seen() >= 3),
+        process::within(Duration::from_secs(20), || runs_seen() >= 3),
         "--restart always: {}",
         user.run(&["logs", "again"])
     );

@@ -16,7 +16,6 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 const SCENARIOS: &[(&str, Scenario)] = burrow_tests::scenarios![
@@ -50,16 +49,9 @@ fn text(path: &Path) -> &str {
     path.to_str().expect("fixture paths are UTF-8")
 }
 
-/// Whether `check` holds within DEADLINE, looking every 20 ms.
-fn within_deadline(mut check: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + DEADLINE;
-    while Instant::now() < end {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
+/// Whether `check` holds within DEADLINE.
+fn within_deadline(check: impl FnMut() -> bool) -> bool {
+    process::within(DEADLINE, check)
 }
 
 /// A tmux server of the test user's, in the foreground (`-D`), so that it
